@@ -1,0 +1,194 @@
+"""Read and write buffers that never copy quadratically.
+
+The read buffer keeps the chunks ``recv()`` returned. A read that takes a whole
+chunk hands it out as is; a read spanning chunks copies each byte once. The search
+for ``\\n`` remembers how far it has looked, so ``canReadLine()`` polled after every
+arrival costs O(new bytes), not O(buffered bytes).
+
+The write buffer keeps what ``write()`` was given (immutable bytes are not copied)
+and offers the head as a list for one gathering ``sendmsg``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+__all__ = ["ReadBuffer", "WriteBuffer"]
+
+_MAX_IOV = 64
+
+
+class ReadBuffer:
+    """A FIFO of received bytes."""
+
+    __slots__ = ("_chunks", "_offset", "_scanned", "size")
+
+    def __init__(self) -> None:
+        self._chunks: deque[bytes] = deque()
+        self._offset = 0
+        # Bytes at the front known to hold no b"\n".
+        self._scanned = 0
+        self.size = 0
+
+    def __len__(self) -> int:
+        return self.size
+
+    def clear(self) -> None:
+        self._chunks.clear()
+        self._offset = 0
+        self._scanned = 0
+        self.size = 0
+
+    def append(self, data: bytes) -> None:
+        if data:
+            self._chunks.append(data)
+            self.size += len(data)
+
+    def prepend(self, data: bytes) -> None:
+        if not data:
+            return
+        chunks = self._chunks
+        if self._offset:
+            chunks[0] = chunks[0][self._offset:]
+            self._offset = 0
+        chunks.appendleft(data)
+        self.size += len(data)
+        self._scanned = self._scanned + len(data) if b"\n" not in data else 0
+
+    def _take(self, n: int, consume: bool) -> bytes:
+        if n <= 0 or not self.size:
+            return b""
+        n = min(n, self.size)
+        chunks = self._chunks
+        offset = self._offset
+        first = chunks[0]
+        avail = len(first) - offset
+        if n <= avail:
+            if offset == 0 and n == len(first):
+                out = first
+                if consume:
+                    chunks.popleft()
+            else:
+                out = first[offset:offset + n]
+                if consume:
+                    if n == avail:
+                        chunks.popleft()
+                        self._offset = 0
+                    else:
+                        self._offset = offset + n
+            if consume:
+                self._consumed(n)
+            return out
+        pieces: list[bytes | memoryview] = []
+        need = n
+        index = 0
+        while need:
+            chunk = chunks[index]
+            start = offset if index == 0 else 0
+            part = len(chunk) - start
+            if part <= need:
+                pieces.append(memoryview(chunk)[start:] if start else chunk)
+                need -= part
+                index += 1
+            else:
+                pieces.append(memoryview(chunk)[start:start + need])
+                need = 0
+        out = b"".join(pieces)
+        if consume:
+            self._skip_unchecked(n)
+        return out
+
+    def read(self, n: int) -> bytes:
+        return self._take(n, True)
+
+    def peek(self, n: int) -> bytes:
+        return self._take(n, False)
+
+    def read_all(self) -> bytes:
+        return self._take(self.size, True)
+
+    def skip(self, n: int) -> int:
+        n = min(max(n, 0), self.size)
+        self._skip_unchecked(n)
+        return n
+
+    def _skip_unchecked(self, n: int) -> None:
+        left = n
+        chunks = self._chunks
+        while left:
+            avail = len(chunks[0]) - self._offset
+            if avail <= left:
+                chunks.popleft()
+                self._offset = 0
+                left -= avail
+            else:
+                self._offset += left
+                left = 0
+        self._consumed(n)
+
+    def _consumed(self, n: int) -> None:
+        self.size -= n
+        self._scanned = max(self._scanned - n, 0)
+
+    def find_newline(self, limit: int | None = None) -> int:
+        """Index of the first ``\\n`` within the first *limit* bytes, or -1."""
+        end = self.size if limit is None else min(limit, self.size)
+        if self._scanned >= end:
+            return -1
+        pos = 0
+        for index, chunk in enumerate(self._chunks):
+            start = self._offset if index == 0 else 0
+            length = len(chunk) - start
+            if pos + length > self._scanned:
+                lo = start + max(self._scanned - pos, 0)
+                hi = start + min(end - pos, length)
+                found = chunk.find(b"\n", lo, hi)
+                if found >= 0:
+                    return pos + found - start
+                if hi - start < length:
+                    self._scanned = max(self._scanned, end)
+                    return -1
+                self._scanned = pos + length
+            pos += length
+            if pos >= end:
+                break
+        return -1
+
+
+class WriteBuffer:
+    """A FIFO of bytes waiting to be sent."""
+
+    __slots__ = ("_chunks", "size")
+
+    def __init__(self) -> None:
+        self._chunks: deque[bytes | memoryview] = deque()
+        self.size = 0
+
+    def __len__(self) -> int:
+        return self.size
+
+    def clear(self) -> None:
+        self._chunks.clear()
+        self.size = 0
+
+    def append(self, data: bytes | memoryview) -> None:
+        self._chunks.append(data)
+        self.size += len(data)
+
+    def head(self) -> list[bytes | memoryview]:
+        chunks = self._chunks
+        if len(chunks) <= _MAX_IOV:
+            return list(chunks)
+        return [chunks[i] for i in range(_MAX_IOV)]
+
+    def consume(self, n: int) -> None:
+        self.size -= n
+        chunks = self._chunks
+        while n:
+            first = chunks[0]
+            if len(first) <= n:
+                chunks.popleft()
+                n -= len(first)
+            else:
+                chunks[0] = memoryview(first)[n:]
+                n = 0

@@ -1,0 +1,124 @@
+"""The engine of one gevent hub: creates transports and endpoints, owns the dispatcher."""
+
+from __future__ import annotations
+
+import _socket
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import gevent
+from gevent._hub_local import get_hub_if_exists
+from gevent.hub import Hub
+from zope.interface import implementer
+
+from ..errors import WrongThreadError
+from ..interfaces import IEngine, ITimer
+from .dispatcher import Dispatcher
+from .listener import ListeningEndpoint
+from .transport import StreamTransport
+
+__all__ = ["HubEngine"]
+
+_FLAGS = _socket.SOCK_STREAM | getattr(_socket, "SOCK_NONBLOCK", 0) | getattr(
+    _socket, "SOCK_CLOEXEC", 0
+)
+
+
+def _stream_socket() -> _socket.socket:
+    sock = _socket.socket(_socket.AF_UNIX, _FLAGS)
+    sock.setblocking(False)
+    return sock
+
+
+@implementer(ITimer)
+class _Timer:
+    __slots__ = ("_watcher",)
+
+    def __init__(self, engine: HubEngine, seconds: float, callback: Callable[[], Any]) -> None:
+        watcher = engine.loop.timer(max(seconds, 0.0))
+        self._watcher = watcher
+
+        def fire() -> None:
+            watcher.close()
+            callback()
+
+        watcher.start(fire)
+
+    def cancel(self) -> None:
+        self._watcher.close()
+
+
+@implementer(IEngine)
+class HubEngine:
+    """I/O for the qlsock objects of one hub (one OS thread)."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self.loop = hub.loop
+        self.dispatcher = Dispatcher()
+        self.thread_name = threading.current_thread().name
+
+    def check_thread(self) -> None:
+        if get_hub_if_exists() is not self.hub:
+            raise WrongThreadError(
+                "this qlsock object belongs to the gevent hub of thread "
+                f"{self.thread_name!r} and was used from another OS thread; each "
+                "thread has its own hub, so create the object in the thread that uses it"
+            )
+
+    def connect(self, address: bytes) -> StreamTransport:
+        sock = _stream_socket()
+        try:
+            sock.connect(address)
+        except BaseException:
+            sock.close()
+            raise
+        return StreamTransport(self, sock)
+
+    def listen(self, address: bytes, backlog: int) -> ListeningEndpoint:
+        sock = _stream_socket()
+        try:
+            sock.bind(address)
+        except BaseException:
+            sock.close()
+            raise
+        try:
+            sock.listen(backlog)
+        except BaseException:
+            sock.close()
+            if address[:1] != b"\0":
+                os.unlink(address)
+            raise
+        return ListeningEndpoint(self, sock)
+
+    def adopt_stream(self, fd: int) -> StreamTransport:
+        sock = _socket.socket(fileno=fd)
+        if sock.family != _socket.AF_UNIX or sock.type != _socket.SOCK_STREAM:
+            family, kind = sock.family, sock.type
+            sock.detach()
+            raise ValueError(
+                f"descriptor {fd} is not a local stream socket (family {family}, "
+                f"type {kind}); QLocalSocket adopts AF_UNIX SOCK_STREAM sockets only"
+            )
+        sock.setblocking(False)
+        os.set_inheritable(fd, False)
+        return StreamTransport(self, sock)
+
+    def adopt_listener(self, fd: int) -> ListeningEndpoint:
+        sock = _socket.socket(fileno=fd)
+        sock.setblocking(False)
+        os.set_inheritable(fd, False)
+        return ListeningEndpoint(self, sock)
+
+    def call_later(self, seconds: float, callback: Callable[[], Any]) -> _Timer:
+        return _Timer(self, seconds, callback)
+
+    def spawn(self, function: Callable[..., Any], *args: Any) -> gevent.Greenlet:
+        return gevent.spawn(function, *args)
+
+    def sleep(self, seconds: float) -> None:
+        gevent.sleep(seconds)
+
+

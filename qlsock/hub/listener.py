@@ -1,0 +1,71 @@
+"""The listening endpoint: a bound, listening ``AF_UNIX`` descriptor on the hub."""
+
+from __future__ import annotations
+
+import _socket
+import errno
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from zope.interface import implementer
+
+from ..interfaces import READ, IListeningEndpoint
+from .readiness import Watched
+from .transport import address_bytes
+
+if TYPE_CHECKING:
+    from .engine import HubEngine
+
+__all__ = ["BENIGN_ACCEPT_ERRNOS", "ListeningEndpoint"]
+
+#: accept(2) errors that mean "no connection for you right now", not a failure.
+#: Qt's listener is blocking and closes itself on any accept error; a
+#: non-blocking one must not (a documented difference).
+BENIGN_ACCEPT_ERRNOS = frozenset(
+    {errno.EAGAIN, errno.EWOULDBLOCK, errno.ECONNABORTED, errno.EINTR, errno.EPROTO}
+)
+
+
+@implementer(IListeningEndpoint)
+class ListeningEndpoint(Watched):
+    """A listening socket whose acceptability the hub reports."""
+
+    __slots__ = ("_sock", "address")
+
+    def __init__(self, engine: HubEngine, sock: _socket.socket) -> None:
+        super().__init__(engine, sock.fileno(), writable=False)
+        self._sock = sock
+        try:
+            self.address = address_bytes(sock.getsockname())
+        except OSError:
+            self.address = b""
+
+    def fileno(self) -> int:
+        return -1 if self.closed else self._sock.fileno()
+
+    def start(self, callback: Callable[[int], Any]) -> None:
+        super().start(callback)
+
+    def set_interest(self, accept: bool) -> None:
+        self._set_interest(READ if accept else 0)
+
+    def wait(self, timeout: float | None) -> bool:
+        return bool(self._wait(READ, timeout))
+
+    def accept(self) -> int | None:
+        try:
+            fd, _ = self._sock._accept()
+        except OSError as exc:
+            if exc.errno in BENIGN_ACCEPT_ERRNOS:
+                return None
+            raise
+        return int(fd)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self._close_watchers()
+        self._sock.close()
+
+    def _what(self) -> str:
+        return "server"

@@ -1,0 +1,154 @@
+"""Readiness plumbing shared by stream transports and listening endpoints.
+
+Each watched descriptor has libev io watchers, a mask of readiness collected in the
+hub and not yet consumed (``_pending``), and at most one waiting greenlet. A hub
+callback stops the watchers that fired and either wakes the waiting greenlet or
+queues the descriptor on the hub's :class:`~qlsock.hub.dispatcher.Dispatcher`.
+Watchers stay stopped until the readiness is consumed, so a level-triggered
+descriptor never spins the loop while its owner is busy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from gevent.hub import Waiter
+
+from ..errors import ConcurrentWaitError
+from ..interfaces import READ, WRITE
+
+if TYPE_CHECKING:
+    from .engine import HubEngine
+
+__all__ = ["Watched"]
+
+
+class Watched:
+    """A non-blocking descriptor whose readiness the hub reports."""
+
+    __slots__ = (
+        "__weakref__",
+        "_callback",
+        "_delivering",
+        "_dispatcher",
+        "_engine",
+        "_interest",
+        "_pending",
+        "_queued",
+        "_rw",
+        "_waiter",
+        "_ww",
+        "closed",
+    )
+
+    def __init__(self, engine: HubEngine, fd: int, *, writable: bool) -> None:
+        loop = engine.loop
+        self._engine = engine
+        self._dispatcher = engine.dispatcher
+        self._rw = loop.io(fd, READ)
+        self._ww = loop.io(fd, WRITE) if writable else None
+        self._callback: Callable[[int], Any] | None = None
+        self._interest = 0
+        self._pending = 0
+        self._waiter: Waiter | None = None
+        self._queued = False
+        self._delivering = False
+        self.closed = False
+
+    def start(self, callback: Callable[[int], Any]) -> None:
+        self._callback = callback
+
+    def _set_interest(self, mask: int) -> None:
+        self._interest = mask
+        self._arm()
+
+    def _arm(self) -> None:
+        if self._waiter is not None or self._queued or self._delivering or self.closed:
+            return
+        self._apply(self._interest)
+
+    def _apply(self, mask: int) -> None:
+        rw = self._rw
+        if mask & READ:
+            if not rw.active:
+                rw.start(self._fire, READ)
+        elif rw.active:
+            rw.stop()
+        ww = self._ww
+        if ww is not None:
+            if mask & WRITE:
+                if not ww.active:
+                    ww.start(self._fire, WRITE)
+            elif ww.active:
+                ww.stop()
+
+    def _fire(self, event: int) -> None:
+        # Runs in the hub: bookkeeping only.
+        self._pending |= event
+        self._apply(0)
+        waiter = self._waiter
+        if waiter is not None:
+            waiter.switch(None)
+        elif not self._queued and not self._delivering:
+            self._queued = True
+            self._dispatcher.schedule(self)
+
+    def deliver(self) -> None:
+        """Hand collected readiness to the owner (called by the dispatcher)."""
+        self._queued = False
+        events = self._pending
+        if self.closed or not events or self._callback is None:
+            self._arm()
+            return
+        self._pending = 0
+        self._delivering = True
+        try:
+            self._callback(events)
+        finally:
+            self._delivering = False
+            self._arm()
+
+    def _wait(self, mask: int, timeout: float | None) -> int:
+        events = self._pending
+        if events:
+            self._pending = 0
+            return events
+        if self.closed:
+            return 0
+        if self._waiter is not None:
+            raise ConcurrentWaitError(
+                f"another greenlet is already waiting on this {self._what()}; "
+                "only one greenlet may wait on it at a time"
+            )
+        waiter = Waiter()
+        self._waiter = waiter
+        timer = None
+        try:
+            self._apply(mask)
+            if timeout is not None:
+                timer = self._engine.loop.timer(max(timeout, 0.0))
+                timer.start(waiter.switch, None)
+            waiter.get()
+        finally:
+            self._waiter = None
+            if timer is not None:
+                timer.close()
+            if not self.closed:
+                self._apply(0)
+                self._arm()
+        events = self._pending
+        self._pending = 0
+        return events
+
+    def _what(self) -> str:
+        return "descriptor"
+
+    def _close_watchers(self) -> None:
+        self.closed = True
+        self._rw.close()
+        if self._ww is not None:
+            self._ww.close()
+        waiter = self._waiter
+        if waiter is not None:
+            self._engine.loop.run_callback(waiter.switch, None)

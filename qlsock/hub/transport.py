@@ -1,0 +1,87 @@
+"""The stream transport: a connected ``AF_UNIX`` descriptor on gevent's hub."""
+
+from __future__ import annotations
+
+import _socket
+import os
+import socket as _stdsocket
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from zope.interface import implementer
+
+from ..interfaces import READ, WRITE, IStreamTransport
+from .readiness import Watched
+
+if TYPE_CHECKING:
+    from .engine import HubEngine
+
+__all__ = ["StreamTransport", "address_bytes"]
+
+_NOSIGNAL = getattr(_stdsocket, "MSG_NOSIGNAL", 0)
+
+
+def address_bytes(address: Any) -> bytes:
+    """An ``AF_UNIX`` address as bytes (Python gives ``str`` for paths)."""
+    if isinstance(address, str):
+        return os.fsencode(address)
+    if isinstance(address, bytes):
+        return address
+    return b""
+
+
+@implementer(IStreamTransport)
+class StreamTransport(Watched):
+    """A connected, non-blocking stream socket watched by the hub.
+
+    The ``_socket.socket`` underneath is CPython's own C socket, never gevent's
+    cooperative wrapper, so monkey patching does not change it; all waiting goes
+    through the watchers in :class:`~qlsock.hub.readiness.Watched`.
+    """
+
+    __slots__ = ("_sock",)
+
+    def __init__(self, engine: HubEngine, sock: _socket.socket) -> None:
+        super().__init__(engine, sock.fileno(), writable=True)
+        self._sock = sock
+
+    def fileno(self) -> int:
+        return -1 if self.closed else self._sock.fileno()
+
+    def start(self, callback: Callable[[int], Any]) -> None:
+        super().start(callback)
+
+    def set_interest(self, read: bool, write: bool) -> None:
+        self._set_interest((READ if read else 0) | (WRITE if write else 0))
+
+    def wait(self, read: bool, write: bool, timeout: float | None) -> int:
+        return self._wait((READ if read else 0) | (WRITE if write else 0), timeout)
+
+    def recv(self, size: int) -> bytes:
+        return self._sock.recv(size)
+
+    def send(self, buffers: Sequence[bytes | memoryview]) -> int:
+        if len(buffers) == 1:
+            return self._sock.send(buffers[0], _NOSIGNAL)
+        return self._sock.sendmsg(buffers, (), _NOSIGNAL)
+
+    def sockname(self) -> bytes:
+        try:
+            return address_bytes(self._sock.getsockname())
+        except OSError:
+            return b""
+
+    def peername(self) -> bytes:
+        try:
+            return address_bytes(self._sock.getpeername())
+        except OSError:
+            return b""
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self._close_watchers()
+        self._sock.close()
+
+    def _what(self) -> str:
+        return "socket"

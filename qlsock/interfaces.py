@@ -1,0 +1,388 @@
+"""The contracts qlsock is built on (zope.interface).
+
+Two layers:
+
+* **The public contracts**, which the Qt-shaped classes provide: :class:`ISignal`,
+  :class:`IIODevice`, :class:`ILocalSocket`, :class:`ILocalServer`. Their docstrings
+  state Qt's semantics and, under "Differs from Qt", ours.
+* **The engine contracts** beneath them: :class:`IEngine` (one per gevent hub, i.e. per
+  OS thread), the :class:`IStreamTransport` it gives a connected socket and the
+  :class:`IListeningEndpoint` it gives a listening server. ``qlsock.hub`` implements
+  them on gevent's hub. The public classes are written against these contracts only;
+  they never touch gevent.
+
+Every implementer is checked with ``zope.interface.verify`` in the tests, both the
+class and live objects.
+
+The engine rule that everything else relies on: engine callbacks that run in the hub
+do only non-blocking bookkeeping; the callbacks an engine makes into its owners
+(``start(callback)``) run in ordinary greenlets, so the owner may emit signals whose
+slots block.
+"""
+
+from __future__ import annotations
+
+from zope.interface import Attribute, Interface
+
+__all__ = [
+    "READ",
+    "WRITE",
+    "IEngine",
+    "IIODevice",
+    "IListeningEndpoint",
+    "ILocalServer",
+    "ILocalSocket",
+    "ISignal",
+    "IStreamTransport",
+    "ITimer",
+]
+
+#: Readiness bit: the descriptor is readable (data, EOF or an error to collect).
+READ = 1
+#: Readiness bit: the descriptor is writable.
+WRITE = 2
+
+
+class ISignal(Interface):
+    """A Qt signal bound to one object."""
+
+    def connect(slot, type=None):  # noqa: A002
+        """Call *slot* on every emission, after the slots connected before it.
+
+        *slot* may take fewer positional arguments than the signal carries; it gets
+        the leading ones. *type* (a Qt ``ConnectionType``) is accepted and ignored:
+        every connection is direct. Returns True. Raises TypeError for a
+        non-callable.
+        """
+
+    def disconnect(slot=None):
+        """Remove *slot*, or every slot when None. False if it was not connected."""
+
+    def emit(*args):
+        """Call every slot with *args* in the current greenlet.
+
+        A slot's exception is logged (with traceback) to the ``qlsock`` logger and
+        does not stop the other slots or the emitter.
+        """
+
+    def receivers():
+        """The number of connected slots."""
+
+
+class IIODevice(Interface):
+    """Qt's ``QIODevice`` as a sequential byte stream (the part sockets use).
+
+    Reads never block: they return what is buffered. ``bytes`` in and out.
+    """
+
+    readyRead = Attribute("ISignal(): new data arrived; once per arrival, never nested")
+    bytesWritten = Attribute("ISignal(int): bytes handed to the kernel; never nested")
+    aboutToClose = Attribute("ISignal(): emitted by close() before anything is released")
+    readChannelFinished = Attribute("ISignal(): the input stream ended")
+
+    def open(mode):
+        """Open the device with *mode* (``QIODevice.OpenModeFlag``); True on success."""
+
+    def close():
+        """Emit ``aboutToClose``, then close: read buffers are dropped."""
+
+    def isOpen():
+        """True while the device is open (``openMode() != NotOpen``)."""
+
+    def isReadable():
+        """True if open with ``ReadOnly`` in the mode."""
+
+    def isWritable():
+        """True if open with ``WriteOnly`` in the mode."""
+
+    def openMode():
+        """The ``QIODevice.OpenModeFlag`` the device was opened with."""
+
+    def isSequential():
+        """True: a socket is a sequential device."""
+
+    def isTextModeEnabled():
+        """True if the ``Text`` flag is set."""
+
+    def setTextModeEnabled(enabled):
+        """Set or clear the ``Text`` flag."""
+
+    def errorString():
+        """A human-readable description of the last error."""
+
+    def read(maxlen):
+        """Up to *maxlen* buffered bytes; ``b""`` when none (never waits)."""
+
+    def readAll():
+        """Every buffered byte."""
+
+    def readLine(maxlen=0):
+        """Bytes up to and including the first ``\\n``; at most ``maxlen - 1`` if > 0."""
+
+    def peek(maxlen):
+        """Like ``read`` but leaves the bytes in the buffer."""
+
+    def getChar():
+        """``(True, b"x")`` for the next byte, or ``(False, b"")``."""
+
+    def putChar(char):
+        """Write one byte; True on success."""
+
+    def ungetChar(char):
+        """Push one byte back to the front of the read buffer."""
+
+    def skip(maxSize):
+        """Discard up to *maxSize* buffered bytes; the count, or -1 at end of stream."""
+
+    def atEnd():
+        """True when nothing is buffered (not an end-of-stream test for sockets)."""
+
+    def canReadLine():
+        """True when a whole line is buffered."""
+
+    def bytesAvailable():
+        """Bytes buffered for reading (not counting bytes still in the kernel)."""
+
+    def bytesToWrite():
+        """Bytes buffered for writing, not yet handed to the kernel."""
+
+    def write(data):
+        """Buffer *data* for sending; the count, or -1 if the device cannot write."""
+
+    def readData(maxlen):
+        """The raw read primitive: up to *maxlen* buffered bytes."""
+
+    def writeData(data):
+        """The raw write primitive: buffer *data*; the count or -1."""
+
+    def waitForReadyRead(msecs=30000):
+        """Wait for new data; True once some arrived (``-1`` waits forever)."""
+
+    def waitForBytesWritten(msecs=30000):
+        """Wait until buffered bytes were written; True once some were."""
+
+
+class ILocalSocket(IIODevice):
+    """Qt's ``QLocalSocket``: one end of a local (``AF_UNIX``) stream connection."""
+
+    connected = Attribute("ISignal(): the connection is established and open")
+    disconnected = Attribute("ISignal(): the connection ended (after readChannelFinished)")
+    errorOccurred = Attribute("ISignal(LocalSocketError): an error happened")
+    error = Attribute("The ``error()`` getter, and the Qt 5 alias of ``errorOccurred``")
+    stateChanged = Attribute("ISignal(LocalSocketState): the state changed")
+
+    def connectToServer(name=None, openMode=None):
+        """Connect to *name* (or the name set by ``setServerName``).
+
+        Connecting on Unix completes (or fails) before this returns, with
+        ``stateChanged``, ``connected`` or ``errorOccurred`` emitted inside.
+        """
+
+    def setServerName(name):
+        """Set the name used by ``connectToServer()`` (only while unconnected)."""
+
+    def serverName():
+        """The name given, or the server's name for an accepted socket."""
+
+    def fullServerName():
+        """The resolved path (or abstract name) of the connected server."""
+
+    def disconnectFromServer():
+        """Close after the write buffer drains (Closing, then Unconnected)."""
+
+    def abort():
+        """Close at once, dropping unsent data, and close the device."""
+
+    def flush():
+        """Write as much as possible without waiting; True if any byte was written."""
+
+    def state():
+        """The ``LocalSocketState``."""
+
+    def isValid():
+        """True while the socket has a usable connection (see the semantics doc)."""
+
+    def readBufferSize():
+        """The read-buffer limit in bytes; 0 is unlimited."""
+
+    def setReadBufferSize(size):
+        """Limit buffering; when full, reading from the kernel pauses (nothing lost)."""
+
+    def setSocketDescriptor(socketDescriptor, socketState=None, openMode=None):
+        """Adopt a connected descriptor; True on success."""
+
+    def socketDescriptor():
+        """The descriptor, or -1 when not connected."""
+
+    def waitForConnected(msecs=30000):
+        """True once connected; False on timeout or failure."""
+
+    def waitForDisconnected(msecs=30000):
+        """Flush, read and wait until Unconnected; True once there."""
+
+
+class ILocalServer(Interface):
+    """Qt's ``QLocalServer``: accepts local connections on a name."""
+
+    newConnection = Attribute("ISignal(): a connection was queued")
+
+    def listen(name):
+        """Listen on *name*; True on success, else see ``serverError()``."""
+
+    def close():
+        """Stop listening, drop pending connections and remove the socket file."""
+
+    def isListening():
+        """True while listening."""
+
+    def serverName():
+        """The name given to ``listen``."""
+
+    def fullServerName():
+        """The resolved path (or abstract name)."""
+
+    def errorString():
+        """The last error's text ("" when none)."""
+
+    def serverError():
+        """The last error as a ``QAbstractSocket.SocketError``."""
+
+    def hasPendingConnections():
+        """True when an accepted connection waits in the queue."""
+
+    def nextPendingConnection():
+        """The oldest queued connection as a connected ``QLocalSocket``, or None."""
+
+    def maxPendingConnections():
+        """How many accepted connections may wait in the queue (default 30)."""
+
+    def setMaxPendingConnections(numConnections):
+        """Set the queue limit; accepting pauses while the queue is full."""
+
+    def waitForNewConnection(msec=0):
+        """Wait for a connection: ``(pending, timedOut)``."""
+
+    def socketDescriptor():
+        """The listening descriptor, or -1."""
+
+    def incomingConnection(socketDescriptor):
+        """Hook: wrap an accepted descriptor and queue it (overridable)."""
+
+    def addPendingConnection(socket):
+        """Queue *socket* and emit ``newConnection``."""
+
+
+class ITimer(Interface):
+    """A one-shot timer made by :meth:`IEngine.call_later`."""
+
+    def cancel():
+        """Stop the timer if it has not fired."""
+
+
+class IStreamTransport(Interface):
+    """A connected, non-blocking stream descriptor watched by the engine."""
+
+    closed = Attribute("True once close() was called")
+
+    def fileno():
+        """The descriptor."""
+
+    def start(callback):
+        """Deliver readiness to *callback(events)* in a greenlet (never in the hub).
+
+        *events* is a mask of :data:`READ` and :data:`WRITE`. Delivery for one
+        transport is never nested: until *callback* returns, this transport's
+        readiness is not delivered again (a ``wait`` may still observe it).
+        """
+
+    def set_interest(read, write):
+        """Which readiness to deliver in the background."""
+
+    def wait(read, write, timeout):
+        """Block the calling greenlet until ready or *timeout* seconds (None: forever).
+
+        Returns the readiness mask, 0 on timeout. Readiness already collected for
+        background delivery is returned at once without yielding; the background
+        delivery then sees nothing. Raises ConcurrentWaitError if another greenlet
+        is already waiting on this transport.
+        """
+
+    def recv(size):
+        """Up to *size* bytes; ``b""`` at end of stream; BlockingIOError when none."""
+
+    def send(buffers):
+        """Send from the list of buffers without blocking; the count sent.
+
+        Raises BlockingIOError when nothing could be sent, OSError on failure. Never
+        raises SIGPIPE (``MSG_NOSIGNAL``).
+        """
+
+    def sockname():
+        """The local address (bytes; ``b""`` when unnamed)."""
+
+    def peername():
+        """The peer's address (bytes; ``b""`` when unnamed)."""
+
+    def close():
+        """Stop watching and close the descriptor; a waiting greenlet wakes with 0."""
+
+
+class IListeningEndpoint(Interface):
+    """A bound, listening, non-blocking descriptor watched by the engine."""
+
+    closed = Attribute("True once close() was called")
+    address = Attribute("The bound address (bytes)")
+
+    def fileno():
+        """The descriptor."""
+
+    def start(callback):
+        """Deliver acceptability to *callback(events)* in a greenlet (as above)."""
+
+    def set_interest(accept):
+        """Whether to deliver acceptability in the background."""
+
+    def wait(timeout):
+        """Block the calling greenlet until acceptable or timeout; True if ready."""
+
+    def accept():
+        """A new connected descriptor (int), or None when nothing is pending.
+
+        Benign errors (EAGAIN, ECONNABORTED, EINTR, EPROTO) count as "nothing yet";
+        resource errors (EMFILE, ENFILE, ENOBUFS, ENOMEM) are raised as OSError.
+        """
+
+    def close():
+        """Stop watching and close the descriptor."""
+
+
+class IEngine(Interface):
+    """The I/O engine of one gevent hub (one OS thread)."""
+
+    def check_thread():
+        """Raise WrongThreadError unless called from this engine's OS thread."""
+
+    def connect(address):
+        """Connect a new non-blocking stream socket to *address* (bytes).
+
+        Returns an IStreamTransport. Raises OSError with the errno of ``connect(2)``
+        (BlockingIOError when the server's backlog is full).
+        """
+
+    def listen(address, backlog):
+        """Bind and listen on *address*; an IListeningEndpoint, or OSError."""
+
+    def adopt_stream(fd):
+        """Take ownership of a connected descriptor; an IStreamTransport."""
+
+    def adopt_listener(fd):
+        """Take ownership of a bound, listening descriptor; an IListeningEndpoint."""
+
+    def call_later(seconds, callback):
+        """Run non-blocking *callback()* in the hub after *seconds*; an ITimer."""
+
+    def spawn(function, *args):
+        """Run *function(*args)* in a new greenlet of this hub."""
+
+    def sleep(seconds):
+        """Yield the calling greenlet for *seconds*."""

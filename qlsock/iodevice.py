@@ -1,0 +1,347 @@
+"""``QIODevice``: the byte-stream API a socket inherits (``qiodevice.cpp`` semantics).
+
+Reads never wait: they return what is buffered. In Python the byte-array forms are
+used, so "nothing buffered" and "end of stream" both read as ``b""``; ``skip()``
+keeps Qt's 0 / -1 distinction and ``state()`` tells the two apart elsewhere.
+
+Misuse that Qt answers with a warning and an empty result (reading a device that is
+not open, a negative size) gets the same answer here, with Qt's warning text logged
+to the ``qlsock`` logger. A wrong argument *type* raises :class:`TypeError`.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Any
+
+from zope.interface import implementer
+
+from ._log import qt_warning
+from .buffers import ReadBuffer
+from .enums import OpenModeFlag, export_members
+from .interfaces import IIODevice
+from .signals import Signal
+
+__all__ = ["QIODevice", "coerce_mode", "coerce_size"]
+
+_ALL_MODE_BITS = 0xFF
+
+
+def coerce_size(value: object, what: str) -> int:
+    """An integer argument; TypeError naming the call for anything else."""
+    try:
+        return operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(f"{what} takes an int, not {type(value).__name__}") from None
+
+
+def coerce_mode(value: object, what: str) -> OpenModeFlag:
+    """A ``QIODevice.OpenModeFlag`` from a flag or an int."""
+    bits = coerce_size(value, what)
+    if bits & ~_ALL_MODE_BITS or bits < 0:
+        raise ValueError(f"{what}: {bits:#x} is not a combination of QIODevice.OpenModeFlag")
+    return OpenModeFlag(bits)
+
+
+def _one_byte(char: object, what: str) -> bytes:
+    if isinstance(char, int) and not isinstance(char, bool):
+        if 0 <= char <= 255:
+            return bytes((char,))
+        raise ValueError(f"{what}: a byte value is 0..255, not {char}")
+    if isinstance(char, (bytes, bytearray, memoryview)):
+        data = bytes(char)
+        if len(data) == 1:
+            return data
+        raise ValueError(f"{what} takes exactly one byte, got {len(data)}")
+    if isinstance(char, str):
+        raise TypeError(f"{what} takes one byte (bytes of length 1 or an int), not str; "
+                        "encode text first")
+    raise TypeError(f"{what} takes one byte (bytes of length 1 or an int), "
+                    f"not {type(char).__name__}")
+
+
+@implementer(IIODevice)
+class QIODevice:
+    """Qt's ``QIODevice`` for sequential devices, over a :class:`ReadBuffer`.
+
+    Subclasses provide the data source (they append to ``self._rbuf``) and
+    :meth:`writeData`; they may override the hooks ``_buffer_consumed`` (called after
+    the application took bytes) and ``_stream_ended`` (no more data will arrive).
+    """
+
+    OpenModeFlag = OpenModeFlag
+    OpenMode = OpenModeFlag
+    export_members(locals(), OpenModeFlag)
+
+    readyRead = Signal()
+    bytesWritten = Signal(int)
+    aboutToClose = Signal()
+    readChannelFinished = Signal()
+    channelReadyRead = Signal(int)
+    channelBytesWritten = Signal(int, int)
+
+    _qt_class = "QIODevice"
+
+    def __init__(self, parent: object = None) -> None:
+        self._parent = parent
+        self._open_mode = OpenModeFlag.NotOpen
+        self._error_string = ""
+        self._rbuf = ReadBuffer()
+
+    # -- hooks -----------------------------------------------------------------------
+
+    def _buffer_consumed(self) -> None:
+        """The application took bytes from the read buffer."""
+
+    def _stream_ended(self) -> bool:
+        """True when no more bytes will arrive."""
+        return True
+
+    def _warn(self, function: str, text: str) -> None:
+        qt_warning(f"QIODevice::{function} ({self._qt_class}): {text}")
+
+    def _check_readable(self, function: str) -> bool:
+        mode = self._open_mode
+        if mode & OpenModeFlag.ReadOnly:
+            return True
+        self._warn(function, "WriteOnly device" if mode else "device not open")
+        return False
+
+    # -- open / close ------------------------------------------------------------------
+
+    def parent(self) -> object:
+        """The parent given to the constructor (Qt's object tree is not modelled)."""
+        return self._parent
+
+    def open(self, mode: Any) -> bool:
+        """Open with *mode*: buffers and the error string are reset."""
+        self._open_mode = coerce_mode(mode, "QIODevice.open()")
+        self._rbuf.clear()
+        self._error_string = ""
+        return True
+
+    def close(self) -> None:
+        """Emit ``aboutToClose``, then close: read buffers are dropped."""
+        if not self._open_mode:
+            return
+        self.aboutToClose.emit()
+        self._open_mode = OpenModeFlag.NotOpen
+        self._rbuf.clear()
+
+    def isOpen(self) -> bool:
+        return bool(self._open_mode)
+
+    def isReadable(self) -> bool:
+        return bool(self._open_mode & OpenModeFlag.ReadOnly)
+
+    def isWritable(self) -> bool:
+        return bool(self._open_mode & OpenModeFlag.WriteOnly)
+
+    def openMode(self) -> OpenModeFlag:
+        return self._open_mode
+
+    def setOpenMode(self, openMode: Any) -> None:
+        """Change the mode flags of an open device (Qt's protected setter)."""
+        self._open_mode = coerce_mode(openMode, "QIODevice.setOpenMode()")
+
+    def isSequential(self) -> bool:
+        return True
+
+    def isTextModeEnabled(self) -> bool:
+        return bool(self._open_mode & OpenModeFlag.Text)
+
+    def setTextModeEnabled(self, enabled: bool) -> None:
+        """Set or clear ``Text``; Qt ignores this (with a warning) when not open."""
+        if not self._open_mode:
+            qt_warning(f"QIODevice::setTextModeEnabled ({self._qt_class}): "
+                       "The device is not open")
+            return
+        if enabled:
+            self._open_mode |= OpenModeFlag.Text
+        else:
+            self._open_mode &= ~OpenModeFlag.Text
+
+    def errorString(self) -> str:
+        """The last error's text; ``"Unknown error"`` when none was set (Qt)."""
+        return self._error_string or "Unknown error"
+
+    def setErrorString(self, text: str) -> None:
+        self._error_string = text
+
+    # -- reading -------------------------------------------------------------------------
+
+    def bytesAvailable(self) -> int:
+        return self._rbuf.size
+
+    def bytesToWrite(self) -> int:
+        return 0
+
+    def atEnd(self) -> bool:
+        """True when nothing is buffered, even while connected (not an EOF test)."""
+        return not self._open_mode or not self._rbuf.size
+
+    def canReadLine(self) -> bool:
+        return bool(self._open_mode & OpenModeFlag.ReadOnly) and self._rbuf.find_newline() >= 0
+
+    def readData(self, maxlen: int) -> bytes:
+        """The raw read: up to *maxlen* buffered bytes, no mode checks."""
+        data = self._rbuf.read(maxlen)
+        if data:
+            self._buffer_consumed()
+        return data
+
+    def read(self, maxlen: int) -> bytes:
+        """Up to *maxlen* buffered bytes; ``b""`` when none. Never waits."""
+        maxlen = coerce_size(maxlen, "QIODevice.read()")
+        if not self._check_readable("read"):
+            return b""
+        if maxlen < 0:
+            self._warn("read", "Called with maxSize < 0")
+            return b""
+        if self._open_mode & OpenModeFlag.Text:
+            return self._read_text(maxlen)
+        return self.readData(maxlen)
+
+    def _read_text(self, maxlen: int) -> bytes:
+        out = bytearray()
+        while len(out) < maxlen and self._rbuf.size:
+            out += self._rbuf.read(maxlen - len(out)).replace(b"\r", b"")
+        self._buffer_consumed()
+        return bytes(out)
+
+    def readAll(self) -> bytes:
+        """Every buffered byte."""
+        if not self._check_readable("read"):
+            return b""
+        if self._open_mode & OpenModeFlag.Text:
+            return self._read_text(self._rbuf.size)
+        return self.readData(self._rbuf.size)
+
+    def peek(self, maxlen: int) -> bytes:
+        """Like :meth:`read`, but the bytes stay buffered."""
+        maxlen = coerce_size(maxlen, "QIODevice.peek()")
+        if not self._check_readable("peek"):
+            return b""
+        if maxlen < 0:
+            self._warn("peek", "Called with maxSize < 0")
+            return b""
+        if self._open_mode & OpenModeFlag.Text:
+            return self._rbuf.peek(self._rbuf.size).replace(b"\r", b"")[:maxlen]
+        return self._rbuf.peek(maxlen)
+
+    def readLine(self, maxlen: int = 0) -> bytes:
+        """Bytes up to and including the first ``\\n``.
+
+        With ``maxlen > 0`` at most ``maxlen - 1`` bytes are returned (Qt keeps a
+        slot for the C string terminator); ``maxlen == 1`` warns and returns
+        ``b""``. Without a ``\\n`` the buffered part of the line is returned. In
+        text mode a trailing ``\\r\\n`` becomes ``\\n``.
+        """
+        maxlen = coerce_size(maxlen, "QIODevice.readLine()")
+        if not self._check_readable("readLine"):
+            return b""
+        if maxlen < 0:
+            self._warn("readLine", "Called with maxSize < 0")
+            return b""
+        if maxlen == 1:
+            self._warn("readLine", "Called with maxSize < 2")
+            return b""
+        limit = self._rbuf.size if maxlen == 0 else min(maxlen - 1, self._rbuf.size)
+        newline = self._rbuf.find_newline(limit)
+        count = limit if newline < 0 else newline + 1
+        line = self.readData(count)
+        if self._open_mode & OpenModeFlag.Text and line.endswith(b"\r\n"):
+            line = line[:-2] + b"\n"
+        return line
+
+    def getChar(self) -> tuple[bool, bytes]:
+        """``(True, b"x")`` for the next byte, ``(False, b"")`` when none.
+
+        Differs from PySide6, which returns the byte as a one-character ``str``.
+        """
+        if not self._check_readable("getChar"):
+            return (False, b"")
+        while self._rbuf.size:
+            byte = self.readData(1)
+            if byte == b"\r" and self._open_mode & OpenModeFlag.Text:
+                continue
+            return (True, byte)
+        return (False, b"")
+
+    def ungetChar(self, char: Any) -> None:
+        """Put one byte back in front of the read buffer."""
+        data = _one_byte(char, "QIODevice.ungetChar()")
+        if not self._check_readable("ungetChar"):
+            return
+        self._rbuf.prepend(data)
+
+    def skip(self, maxSize: int) -> int:
+        """Discard up to *maxSize* buffered bytes without waiting.
+
+        Returns the count; 0 when nothing is buffered but more may come, -1 when
+        nothing is buffered and the stream has ended (or the device is not open).
+        """
+        maxSize = coerce_size(maxSize, "QIODevice.skip()")
+        if not self._check_readable("skip"):
+            return -1
+        if maxSize < 0:
+            self._warn("skip", "Called with maxSize < 0")
+            return -1
+        if not self._rbuf.size:
+            return -1 if self._stream_ended() else 0
+        skipped = self._rbuf.skip(maxSize)
+        if skipped:
+            self._buffer_consumed()
+        return skipped
+
+    # -- writing -------------------------------------------------------------------------
+
+    def writeData(self, data: bytes) -> int:
+        """The raw write; subclasses buffer *data* and return its length, or -1."""
+        return -1
+
+    def write(self, data: Any) -> int:
+        """Buffer *data* (bytes-like) for sending; its length, or -1 on failure.
+
+        ``str`` is refused with TypeError: encode text first (Qt's ``QString``
+        overloads are not part of the byte-device API).
+        """
+        if isinstance(data, str):
+            raise TypeError("write() takes bytes-like data, not str; encode it first, "
+                            "e.g. text.encode('utf-8')")
+        if isinstance(data, bytes):
+            payload = data
+        elif isinstance(data, (bytearray, memoryview)):
+            payload = bytes(data)
+        else:
+            try:
+                payload = bytes(memoryview(data))
+            except TypeError:
+                raise TypeError(
+                    f"write() takes bytes-like data, not {type(data).__name__}"
+                ) from None
+        mode = self._open_mode
+        if not mode & OpenModeFlag.WriteOnly:
+            self._warn("write", "ReadOnly device" if mode else "device not open")
+            return -1
+        return self.writeData(payload)
+
+    def putChar(self, char: Any) -> bool:
+        """Write one byte (bytes of length 1, or an int 0..255); True on success."""
+        return self.write(_one_byte(char, "QIODevice.putChar()")) == 1
+
+    # -- waiting (overridden by sockets) -------------------------------------------------
+
+    def waitForReadyRead(self, msecs: int = 30000) -> bool:
+        return False
+
+    def waitForBytesWritten(self, msecs: int = 30000) -> bool:
+        return False
+
+    # -- Python conveniences -------------------------------------------------------------
+
+    def __enter__(self) -> QIODevice:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

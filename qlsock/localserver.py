@@ -1,0 +1,419 @@
+"""``QLocalServer`` on the engine contracts (``qlocalserver*.cpp`` semantics).
+
+The hub accepts in the background while the pending queue has room
+(``maxPendingConnections``, a hard cap here; Qt overshoots it by up to two). Each
+accepted descriptor goes through the overridable :meth:`QLocalServer.incomingConnection`
+hook, which wraps it in a :class:`~qlsock.QLocalSocket` and queues it with
+:meth:`QLocalServer.addPendingConnection`; ``newConnection`` is emitted after the
+socket is queued, from a greenlet (never from the hub).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import sys
+import time
+from collections import deque
+from typing import Any
+
+from zope.interface import implementer
+
+from ._log import logger, qt_warning
+from .enums import (
+    LocalServerSocketOption,
+    LocalSocketState,
+    OpenModeFlag,
+    SocketError,
+    export_members,
+)
+from .errors import listen_error
+from .hub import current_engine
+from .interfaces import IListeningEndpoint, ILocalServer, ITimer
+from .iodevice import coerce_size
+from .localsocket import QLocalSocket, timeout_seconds
+from .naming import (
+    NameProblem,
+    abstract_address,
+    coerce_name,
+    full_server_name,
+    names_from_address,
+    path_address,
+)
+from .signals import Signal
+
+__all__ = ["QLocalServer"]
+
+_ABSTRACT_OK = sys.platform.startswith("linux")
+#: accept(2) errors that mean the process or system is out of a resource: log, back
+#: off, keep listening (Qt closes the server instead).
+_CAPACITY_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+#: How many connections one hub wake-up accepts before letting others run.
+MAX_ACCEPT = 100
+
+
+@implementer(ILocalServer)
+class QLocalServer:
+    """A local server with Qt's ``QLocalServer`` API, cooperative under gevent."""
+
+    SocketOption = LocalServerSocketOption
+    export_members(locals(), LocalServerSocketOption)
+
+    newConnection = Signal()
+
+    def __init__(self, parent: object = None) -> None:
+        self._parent = parent
+        self._engine = current_engine()
+        self._endpoint: IListeningEndpoint | None = None
+        self._server_name = ""
+        self._full_server_name = ""
+        self._error = SocketError.UnknownSocketError
+        self._error_string = ""
+        self._max_pending = 30
+        self._backlog = 50
+        self._options = LocalServerSocketOption.NoOptions
+        self._pending: deque[QLocalSocket] = deque()
+        # (path, st_dev, st_ino) of the socket file this server created.
+        self._owned_file: tuple[str, int, int] | None = None
+        self._backoff = 0.0
+        self._retry: ITimer | None = None
+
+    def __repr__(self) -> str:
+        return f"<QLocalServer {self._full_server_name!r} listening={self.isListening()}>"
+
+    def __enter__(self) -> QLocalServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def parent(self) -> object:
+        return self._parent
+
+    # -- simple getters and setters --------------------------------------------------------
+
+    def isListening(self) -> bool:
+        return self._endpoint is not None
+
+    def serverName(self) -> str:
+        return self._server_name
+
+    def fullServerName(self) -> str:
+        return self._full_server_name
+
+    def serverError(self) -> SocketError:
+        return self._error
+
+    def errorString(self) -> str:
+        return self._error_string
+
+    def socketDescriptor(self) -> int:
+        endpoint = self._endpoint
+        return -1 if endpoint is None else endpoint.fileno()
+
+    def maxPendingConnections(self) -> int:
+        return self._max_pending
+
+    def setMaxPendingConnections(self, numConnections: int) -> None:
+        """Cap the queue of accepted, not yet taken connections (default 30).
+
+        While the queue is full the server stops accepting; further clients wait
+        in the kernel's backlog (on Unix they already count as connected).
+        """
+        value = coerce_size(numConnections, "QLocalServer.setMaxPendingConnections()")
+        if value < 0:
+            raise ValueError(f"setMaxPendingConnections(): the limit must be >= 0, not {value}")
+        self._max_pending = value
+        self._update_accepting()
+
+    def listenBacklogSize(self) -> int:
+        return self._backlog
+
+    def setListenBacklogSize(self, size: int) -> None:
+        """The ``listen(2)`` backlog used by the next :meth:`listen` (default 50)."""
+        value = coerce_size(size, "QLocalServer.setListenBacklogSize()")
+        if value < 0:
+            raise ValueError(f"setListenBacklogSize(): the size must be >= 0, not {value}")
+        self._backlog = value
+
+    def socketOptions(self) -> LocalServerSocketOption:
+        return self._options
+
+    def setSocketOptions(self, options: Any) -> None:
+        """Store ``SocketOption`` flags; read by the next :meth:`listen`."""
+        bits = coerce_size(options, "QLocalServer.setSocketOptions()")
+        if bits < 0 or bits & ~0xF:
+            raise ValueError(f"{bits:#x} is not a combination of QLocalServer.SocketOption")
+        self._options = LocalServerSocketOption(bits)
+
+    def _set_error(self, code: SocketError, text: str) -> None:
+        self._error = code
+        self._error_string = text
+
+    # -- listening ----------------------------------------------------------------------------
+
+    def listen(self, name: Any) -> bool:
+        """Listen on *name* (a server name, or an already listening descriptor).
+
+        A relative name lives in ``$TMPDIR`` (else ``/tmp``); an absolute one is
+        used as given. On failure ``serverError()`` and ``errorString()`` say why;
+        ``errorString()`` starts with Qt's text and adds, in parentheses, what
+        exactly was wrong and what to do.
+        """
+        if isinstance(name, int) and not isinstance(name, bool):
+            return self._listen_descriptor(name)
+        name = coerce_name(name, "QLocalServer.listen()")
+        self._engine.check_thread()
+        if self.isListening():
+            qt_warning("QLocalServer::listen() called when already listening")
+            return False
+        if not name:
+            self._listen_failed(SocketError.HostNotFoundError,
+                                "QLocalServer::listen: Name error (the name is empty)")
+            return False
+        abstract = bool(self._options & LocalServerSocketOption.AbstractNamespaceOption) \
+            and _ABSTRACT_OK
+        try:
+            if abstract:
+                full, address = name, abstract_address(name)
+            else:
+                full = full_server_name(name)
+                address = path_address(full)
+        except NameProblem as exc:
+            self._listen_failed(SocketError.HostNotFoundError,
+                                f"QLocalServer::listen: Name error ({exc})")
+            return False
+        try:
+            endpoint = self._engine.listen(address, self._backlog)
+        except OSError as exc:
+            code, text = listen_error(exc.errno or 0)
+            self._listen_failed(code, f"QLocalServer::listen: {text} ({_why(exc, full)})")
+            return False
+        self._owned_file = None
+        if not abstract:
+            try:
+                st = os.stat(full)
+                self._owned_file = (full, st.st_dev, st.st_ino)
+            except OSError:
+                pass
+        self._server_name, self._full_server_name = name, full
+        self._start(endpoint)
+        return True
+
+    def _listen_descriptor(self, fd: int) -> bool:
+        self._engine.check_thread()
+        if self.isListening():
+            qt_warning("QLocalServer::listen() called when already listening")
+            return False
+        endpoint = self._engine.adopt_listener(fd)
+        server, full, abstract = names_from_address(endpoint.address)
+        if abstract is not None:
+            flag = LocalServerSocketOption.AbstractNamespaceOption
+            self._options = (self._options | flag) if abstract else (self._options & ~flag)
+        self._server_name, self._full_server_name = server, full
+        self._owned_file = None
+        self._start(endpoint)
+        return True
+
+    def _start(self, endpoint: IListeningEndpoint) -> None:
+        # Qt keeps a previous listen()'s error after a later success; a listening
+        # server reporting a stale error helps nobody, so it is cleared here.
+        self._error = SocketError.UnknownSocketError
+        self._error_string = ""
+        self._endpoint = endpoint
+        self._backoff = 0.0
+        endpoint.start(self._on_acceptable)
+        self._update_accepting()
+
+    def _listen_failed(self, code: SocketError, text: str) -> None:
+        self._set_error(code, text)
+        self._server_name = self._full_server_name = ""
+
+    # -- accepting ------------------------------------------------------------------------------
+
+    def _update_accepting(self) -> None:
+        endpoint = self._endpoint
+        if endpoint is not None:
+            endpoint.set_interest(self._retry is None and len(self._pending) < self._max_pending)
+
+    def _on_acceptable(self, events: int) -> None:
+        endpoint = self._endpoint
+        for _ in range(MAX_ACCEPT):
+            if self._endpoint is not endpoint or endpoint is None \
+                    or len(self._pending) >= self._max_pending:
+                break
+            fd = self._accept_one(endpoint)
+            if fd is None:
+                break
+            self.incomingConnection(fd)
+        self._update_accepting()
+
+    def _accept_one(self, endpoint: IListeningEndpoint) -> int | None:
+        try:
+            fd = endpoint.accept()
+        except OSError as exc:
+            self._back_off(exc)
+            return None
+        self._backoff = 0.0
+        return fd
+
+    def _back_off(self, exc: OSError) -> None:
+        self._backoff = min(max(self._backoff * 2, 0.01), 1.0)
+        kind = "is out of a resource" if exc.errno in _CAPACITY_ERRNOS else "failed"
+        logger.warning(
+            "QLocalServer %s: accept() %s: %s; the server keeps listening and retries in %.2f s",
+            self._full_server_name, kind, exc.strerror, self._backoff,
+        )
+        if self._retry is None:
+            self._retry = self._engine.call_later(self._backoff, self._resume_accepting)
+            self._update_accepting()
+
+    def _resume_accepting(self) -> None:
+        self._retry = None
+        self._update_accepting()
+
+    def incomingConnection(self, socketDescriptor: int) -> None:
+        """Wrap an accepted descriptor in a connected :class:`QLocalSocket` and queue it.
+
+        Override to change what is made of a new connection; an override that does
+        not call :meth:`addPendingConnection` queues nothing and emits nothing, and
+        owns the descriptor.
+        """
+        socket = QLocalSocket(self)
+        socket.setSocketDescriptor(socketDescriptor, LocalSocketState.ConnectedState,
+                                   OpenModeFlag.ReadWrite)
+        self.addPendingConnection(socket)
+
+    def addPendingConnection(self, socket: QLocalSocket) -> None:
+        """Queue *socket* for :meth:`nextPendingConnection` and emit ``newConnection``."""
+        if not isinstance(socket, QLocalSocket):
+            raise TypeError(
+                f"addPendingConnection() takes a QLocalSocket, not {type(socket).__name__}"
+            )
+        self._pending.append(socket)
+        self.newConnection.emit()
+
+    def hasPendingConnections(self) -> bool:
+        return bool(self._pending)
+
+    def nextPendingConnection(self) -> QLocalSocket | None:
+        """The oldest queued connection, or None; accepting resumes if it paused."""
+        if not self._pending:
+            return None
+        socket = self._pending.popleft()
+        self._update_accepting()
+        return socket
+
+    def waitForNewConnection(self, msec: int = 0) -> tuple[bool, bool]:
+        """Wait up to *msec* ms (-1: forever) for a connection: ``(pending, timedOut)``.
+
+        Returns ``(False, False)`` at once when not listening, and ``(True, False)``
+        at once when a connection is already queued (Qt/Unix would wait out the
+        full timeout and then report ``timedOut``; the hub may have accepted in the
+        background, so waiting would only stall). Otherwise it accepts one
+        connection, ignoring ``maxPendingConnections``.
+        """
+        timeout = timeout_seconds(msec, "QLocalServer.waitForNewConnection()")
+        self._engine.check_thread()
+        endpoint = self._endpoint
+        if endpoint is None:
+            return (False, False)
+        if self._pending:
+            return (True, False)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            fd = self._accept_one(endpoint)
+            if fd is not None:
+                self.incomingConnection(fd)
+                return (bool(self._pending), False)
+            if self._endpoint is not endpoint:
+                return (False, False)
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return (bool(self._pending), True)
+            if self._retry is not None:
+                self._engine.sleep(self._backoff if remaining is None
+                                   else min(self._backoff, remaining))
+            else:
+                endpoint.wait(remaining)
+            if self._endpoint is not endpoint:
+                return (False, False)
+            if self._pending:
+                return (True, False)
+
+    # -- closing --------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop listening: abort queued connections, close, remove the socket file.
+
+        Only the file this server created is removed, checked by device and inode,
+        so a successor's socket at the same path is never deleted (Qt removes
+        whatever is at the path). Sockets already taken with
+        :meth:`nextPendingConnection` are unaffected.
+        """
+        self._engine.check_thread()
+        endpoint = self._endpoint
+        if endpoint is None:
+            return
+        self._endpoint = None
+        if self._retry is not None:
+            self._retry.cancel()
+            self._retry = None
+        pending, self._pending = self._pending, deque()
+        for socket in pending:
+            socket.abort()
+        endpoint.close()
+        owned, self._owned_file = self._owned_file, None
+        if owned is not None:
+            _unlink_if_same(*owned)
+        self._server_name = self._full_server_name = ""
+        self._error = SocketError.UnknownSocketError
+        self._error_string = ""
+
+    @staticmethod
+    def removeServer(name: Any) -> bool:
+        """Delete the socket file of *name*, whatever it is; True if nothing is left.
+
+        .. caution:: This removes a *live* server's socket as readily as a stale
+           one: the running server keeps listening but can no longer be reached.
+           Use it only when you know the server is gone.
+        """
+        name = coerce_name(name, "QLocalServer.removeServer()")
+        full = full_server_name(name)
+        if not os.path.exists(full):
+            return True
+        try:
+            os.unlink(full)
+        except OSError:
+            return False
+        return True
+
+
+def _unlink_if_same(path: str, dev: int, ino: int) -> None:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return
+    if (st.st_dev, st.st_ino) == (dev, ino):
+        try:
+            os.unlink(path)
+        except OSError as exc:
+            logger.warning("QLocalServer: could not remove %s: %s", path, exc.strerror)
+
+
+def _why(exc: OSError, full: str) -> str:
+    """A sentence saying what a listen failure means for this path."""
+    err = exc.errno
+    if err == errno.EADDRINUSE:
+        return (f"{full} already exists: another server is listening there, or one "
+                "that did not close left it behind; QLocalServer.removeServer() "
+                "removes it, but only do that if no server is using it")
+    if err == errno.ENOENT:
+        return f"the directory of {full} does not exist"
+    if err == errno.ENOTDIR:
+        return f"a component of {full} is not a directory"
+    if err == errno.EACCES:
+        return f"no permission to create {full}"
+    if err == errno.EROFS:
+        return f"{full} is on a read-only file system"
+    return f"{exc.strerror} for {full}"

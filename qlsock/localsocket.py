@@ -1,0 +1,721 @@
+"""``QLocalSocket`` on the engine contracts (``qlocalsocket*.cpp`` semantics).
+
+The state machine, the order of signals and the error texts follow
+``docs/semantics.md`` (Qt's Unix backend). I/O is cooperative:
+
+* ``write()`` only buffers; bytes leave through the hub in the background, or inside
+  ``flush()`` and the ``waitFor*`` calls.
+* A ``waitFor*`` call first does what it can without waiting (send what the kernel
+  takes, read what the kernel holds) and yields the calling greenlet only if that is
+  not enough; other greenlets run meanwhile.
+* Events from the outside (data, peer close, a background flush) are delivered in a
+  greenlet scheduled by the hub, or by the ``waitFor*`` call that observes them, in
+  its own greenlet; ``readyRead`` and ``bytesWritten`` are never emitted nested.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Any
+
+from zope.interface import implementer
+
+from ._log import qt_warning
+from .buffers import WriteBuffer
+from .enums import (
+    LocalSocketError,
+    LocalSocketOption,
+    LocalSocketState,
+    OpenModeFlag,
+    export_members,
+)
+from .errors import connect_error, local_socket_text, stream_error
+from .hub import current_engine
+from .interfaces import READ, WRITE, ILocalSocket, IStreamTransport
+from .iodevice import QIODevice, coerce_mode, coerce_size
+from .naming import (
+    NameProblem,
+    abstract_address,
+    coerce_name,
+    full_server_name,
+    names_from_address,
+    path_address,
+)
+from .signals import MethodSignal, Signal
+
+__all__ = ["QLocalSocket"]
+
+_U = LocalSocketState.UnconnectedState
+_CONNECTING = LocalSocketState.ConnectingState
+_CONNECTED = LocalSocketState.ConnectedState
+_CLOSING = LocalSocketState.ClosingState
+
+_RECV_SIZE = 65536
+#: Qt's QT_CONNECT_TIMEOUT: how long a connect keeps retrying a full backlog.
+CONNECT_TIMEOUT = 30.0
+_ABSTRACT_OK = sys.platform.startswith("linux")
+
+
+def timeout_seconds(msecs: object, what: str) -> float | None:
+    """Qt's millisecond timeout as seconds; any negative value means "forever"."""
+    value = coerce_size(msecs, what)
+    return None if value < 0 else value / 1000.0
+
+
+def _error_getter(sock: QLocalSocket) -> LocalSocketError:
+    """The last error (``QLocalSocket::error()``)."""
+    return sock._error
+
+
+@implementer(ILocalSocket)
+class QLocalSocket(QIODevice):
+    """A local socket with Qt's ``QLocalSocket`` API, cooperative under gevent.
+
+    A socket belongs to the OS thread (gevent hub) that created it. Signals are
+    direct: slots run in the greenlet that caused or observed the event, never in
+    the hub. See ``docs/semantics.md`` for the full contract and the differences
+    from Qt.
+    """
+
+    LocalSocketError = LocalSocketError
+    LocalSocketState = LocalSocketState
+    SocketOption = LocalSocketOption
+    export_members(locals(), LocalSocketError, LocalSocketState, LocalSocketOption)
+
+    connected = Signal()
+    disconnected = Signal()
+    errorOccurred = Signal(LocalSocketError)
+    error = MethodSignal("errorOccurred", _error_getter)
+    stateChanged = Signal(LocalSocketState)
+
+    _qt_class = "QLocalSocket"
+
+    def __init__(self, parent: object = None) -> None:
+        super().__init__(parent)
+        self._engine = current_engine()
+        self._state = _U
+        self._transport: IStreamTransport | None = None
+        self._interest = (False, False)
+        self._wbuf = WriteBuffer()
+        self._error = LocalSocketError.UnknownSocketError
+        self._server_name = ""
+        self._full_server_name = ""
+        self._options = LocalSocketOption.NoOptions
+        self._read_buffer_size = 0
+        self._reading_paused = False
+        self._inner_open = False
+        self._in_ready_read = False
+        self._in_bytes_written = False
+        self._connect_target: tuple[Any, ...] | None = None
+
+    def __repr__(self) -> str:
+        name = self._full_server_name or self._server_name
+        return f"<QLocalSocket {self._state!r} {name!r} fd={self.socketDescriptor()}>"
+
+    # -- state and names -----------------------------------------------------------------
+
+    def state(self) -> LocalSocketState:
+        return self._state
+
+    def _set_state(self, state: LocalSocketState) -> None:
+        if state is not self._state:
+            self._state = state
+            self.stateChanged.emit(state)
+
+    def serverName(self) -> str:
+        return self._server_name
+
+    def fullServerName(self) -> str:
+        return self._full_server_name
+
+    def setServerName(self, name: Any) -> None:
+        """Set the name ``connectToServer()`` uses; ignored unless unconnected."""
+        name = coerce_name(name, "QLocalSocket.setServerName()")
+        if self._state is not _U:
+            qt_warning("QLocalSocket::setServerName() called while not in unconnected state")
+            return
+        self._server_name = name
+
+    def socketOptions(self) -> LocalSocketOption:
+        return self._options
+
+    def setSocketOptions(self, options: Any) -> None:
+        """Set ``SocketOption`` flags; ignored (with Qt's warning) unless unconnected."""
+        bits = coerce_size(options, "QLocalSocket.setSocketOptions()")
+        if bits & ~int(LocalSocketOption.AbstractNamespaceOption) or bits < 0:
+            raise ValueError(f"{bits:#x} is not a combination of QLocalSocket.SocketOption")
+        if self._state is not _U:
+            qt_warning("QLocalSocket::setSocketOptions() called while not in unconnected state")
+            return
+        self._options = LocalSocketOption(bits)
+
+    def socketDescriptor(self) -> int:
+        transport = self._transport
+        return -1 if transport is None else transport.fileno()
+
+    def isValid(self) -> bool:
+        """True while connected, and after the connection ended until close/abort."""
+        return self._transport is not None or self._inner_open
+
+    def isSequential(self) -> bool:
+        return True
+
+    def _stream_ended(self) -> bool:
+        return self._state is _U
+
+    def bytesToWrite(self) -> int:
+        return self._wbuf.size
+
+    def readBufferSize(self) -> int:
+        return self._read_buffer_size
+
+    def setReadBufferSize(self, size: int) -> None:
+        """Limit the read buffer to *size* bytes (0: unlimited).
+
+        When the buffer is full, reading from the kernel pauses until the
+        application reads: nothing is dropped, the peer is slowed down instead.
+        """
+        size = coerce_size(size, "QLocalSocket.setReadBufferSize()")
+        if size < 0:
+            raise ValueError(f"setReadBufferSize(): the size must be >= 0 (0 means "
+                             f"unlimited), not {size}")
+        self._read_buffer_size = size
+        self._buffer_consumed()
+
+    def _set_error(self, code: LocalSocketError, function: str, err: int = 0,
+                   detail: str = "") -> None:
+        self._error = code
+        text = local_socket_text(code, err)
+        self._error_string = f"{function}: {text} ({detail})" if detail else f"{function}: {text}"
+
+    # -- connecting ------------------------------------------------------------------------
+
+    def connectToServer(self, name: Any = None, openMode: Any = OpenModeFlag.ReadWrite) -> None:
+        """Connect to *name*, or to the name set by :meth:`setServerName`.
+
+        Both Qt overloads are accepted: ``connectToServer(name, mode)`` and
+        ``connectToServer(mode)``. On Unix the attempt completes before this
+        returns: ``stateChanged(Connecting)``, then either
+        ``stateChanged(Connected)`` and ``connected()``, or ``errorOccurred`` and
+        ``stateChanged(Unconnected)``. When the server's backlog is full the socket
+        stays Connecting and retries until connected or 30 s have passed.
+        """
+        if name is not None and not isinstance(name, (str, os.PathLike)):
+            openMode, name = name, None
+        mode = coerce_mode(openMode, "QLocalSocket.connectToServer()")
+        if name is not None:
+            self.setServerName(name)
+        self._engine.check_thread()
+        if self._state is _CONNECTING or self._state is _CONNECTED:
+            self._error_string = ("QLocalSocket::connectToserver: Operation not permitted "
+                                  "when socket is in this state")
+            self.errorOccurred.emit(LocalSocketError.OperationError)
+            return
+        if self._state is _CLOSING:
+            self._drop_transport()
+        self._error_string = ""
+        self._connect_target = target = (mode,)
+        self._set_state(_CONNECTING)
+        if self._connect_target is not target:
+            return
+        name = self._server_name
+        if not name:
+            self._connect_failed(LocalSocketError.ServerNotFoundError, detail="the name is empty")
+            return
+        abstract = bool(self._options & LocalSocketOption.AbstractNamespaceOption) and _ABSTRACT_OK
+        try:
+            if abstract:
+                full, address = name, abstract_address(name)
+            else:
+                full = full_server_name(name)
+                address = path_address(full)
+        except NameProblem as exc:
+            self._connect_failed(LocalSocketError.ServerNotFoundError, detail=str(exc))
+            return
+        if not mode & OpenModeFlag.ReadWrite:
+            mode |= OpenModeFlag.ReadWrite
+        target = (address, full, mode, time.monotonic() + CONNECT_TIMEOUT)
+        self._connect_target = target
+        if not self._try_connect(target):
+            self._engine.spawn(self._retry_connect, target)
+
+    def open(self, mode: Any = OpenModeFlag.ReadWrite) -> bool:
+        """``connectToServer(mode)``, then whether the device is open."""
+        self.connectToServer(mode)
+        return self.isOpen()
+
+    def _try_connect(self, target: tuple[Any, ...]) -> bool:
+        """One connect attempt; False only when the backlog was full (try again)."""
+        address, full, mode, deadline = target
+        if self._connect_target is not target or self._state is not _CONNECTING:
+            return True
+        try:
+            transport = self._engine.connect(address)
+        except OSError as exc:
+            code = connect_error(exc.errno or 0)
+            if code is None:
+                if time.monotonic() < deadline:
+                    return False
+                self._connect_failed(LocalSocketError.SocketTimeoutError,
+                                     detail="the server's backlog stayed full")
+                return True
+            self._connect_failed(code, err=exc.errno or 0)
+            return True
+        self._connect_target = None
+        self._attach(transport)
+        self._full_server_name = full
+        self._set_state(_CONNECTED)
+        if self._transport is not transport:
+            return True
+        QIODevice.open(self, mode)
+        self._update_interest()
+        self.connected.emit()
+        return True
+
+    def _retry_connect(self, target: tuple[Any, ...]) -> None:
+        delay = 0.001
+        deadline = target[3]
+        while not self._try_connect(target):
+            self._engine.sleep(max(min(delay, deadline - time.monotonic()), 0.0))
+            delay = min(delay * 2, 0.05)
+
+    def _connect_failed(self, code: LocalSocketError, err: int = 0, detail: str = "") -> None:
+        self._connect_target = None
+        self._set_error(code, "QLocalSocket::connectToServer", err, detail)
+        self.errorOccurred.emit(code)
+        if self._state is not _CONNECTING:
+            return
+        self._inner_open = False
+        self._server_name = self._full_server_name = ""
+        QIODevice.close(self)
+        self._set_state(_U)
+
+    def waitForConnected(self, msecs: int = 30000) -> bool:
+        """True once connected; while a full backlog delays the connect, retry.
+
+        Returns False (no error, still Connecting) at the deadline, as Qt does; the
+        connect itself gives up after 30 s with ``SocketTimeoutError``.
+        """
+        timeout = timeout_seconds(msecs, "QLocalSocket.waitForConnected()")
+        self._engine.check_thread()
+        if self._state is not _CONNECTING:
+            return self._state is _CONNECTED
+        deadline = None if timeout is None else time.monotonic() + timeout
+        delay = 0.001
+        while self._state is _CONNECTING:
+            target = self._connect_target
+            if target is None or self._try_connect(target):
+                break
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return False
+            self._engine.sleep(delay if remaining is None else min(delay, remaining))
+            delay = min(delay * 2, 0.05)
+        return self._state is _CONNECTED
+
+    # -- the connection ----------------------------------------------------------------------
+
+    def _attach(self, transport: IStreamTransport) -> None:
+        self._transport = transport
+        self._interest = (False, False)
+        self._wbuf.clear()
+        self._reading_paused = False
+        self._inner_open = True
+        self._error = LocalSocketError.UnknownSocketError
+        self._error_string = ""
+        transport.start(self._on_events)
+
+    def _drop_transport(self) -> None:
+        transport = self._transport
+        if transport is not None:
+            self._transport = None
+            transport.close()
+        self._wbuf.clear()
+
+    def _update_interest(self) -> None:
+        transport = self._transport
+        if transport is None:
+            return
+        interest = (self._state is _CONNECTED and not self._reading_paused, bool(self._wbuf))
+        if interest != self._interest:
+            self._interest = interest
+            transport.set_interest(*interest)
+
+    def _buffer_consumed(self) -> None:
+        if self._reading_paused and (
+            not self._read_buffer_size or self._rbuf.size < self._read_buffer_size
+        ):
+            self._reading_paused = False
+            self._update_interest()
+        elif not self._reading_paused and self._read_buffer_size and \
+                self._rbuf.size >= self._read_buffer_size:
+            self._reading_paused = True
+            self._update_interest()
+
+    def _fill(self, transport: IStreamTransport) -> tuple[int, bool, int]:
+        """Read what the kernel holds: ``(new bytes, end of stream, errno)``."""
+        total = 0
+        limit = self._read_buffer_size
+        rbuf = self._rbuf
+        keep = bool(self._open_mode & OpenModeFlag.ReadOnly)
+        while True:
+            size = _RECV_SIZE
+            if limit:
+                room = limit - rbuf.size
+                if room <= 0:
+                    self._reading_paused = True
+                    break
+                size = min(room, size)
+            try:
+                data = transport.recv(size)
+            except BlockingIOError:
+                break
+            except OSError as exc:
+                return total, False, exc.errno or 0
+            if not data:
+                return total, True, 0
+            if keep:
+                rbuf.append(data)
+                total += len(data)
+            if len(data) < size:
+                break
+        return total, False, 0
+
+    def _emit_ready_read(self) -> None:
+        if self._in_ready_read:
+            return
+        self._in_ready_read = True
+        try:
+            self.readyRead.emit()
+            self.channelReadyRead.emit(0)
+        finally:
+            self._in_ready_read = False
+
+    def _read_step(self, transport: IStreamTransport) -> int:
+        """Read and report: new byte count, or -1 if the connection ended."""
+        got, eof, err = self._fill(transport)
+        if got:
+            self._emit_ready_read()
+        if self._transport is not transport:
+            return -1
+        if eof:
+            self._peer_closed(transport)
+            return got if got else -1
+        if err:
+            self._stream_failed(transport, err)
+            return got if got else -1
+        return got
+
+    def _send(self, transport: IStreamTransport) -> int:
+        """Send what the kernel takes: the count, or -1 if the connection failed."""
+        wbuf = self._wbuf
+        total = 0
+        while wbuf.size:
+            try:
+                sent = transport.send(wbuf.head())
+            except BlockingIOError:
+                break
+            except OSError as exc:
+                self._stream_failed(transport, exc.errno or 0)
+                return -1
+            wbuf.consume(sent)
+            total += sent
+        return total
+
+    def _written(self, transport: IStreamTransport, count: int) -> None:
+        if not self._in_bytes_written:
+            self._in_bytes_written = True
+            try:
+                self.bytesWritten.emit(count)
+                self.channelBytesWritten.emit(0, count)
+            finally:
+                self._in_bytes_written = False
+        if self._transport is not transport:
+            return
+        if self._state is _CLOSING and not self._wbuf.size:
+            self._finish_disconnect(transport)
+        else:
+            self._update_interest()
+
+    def _write_step(self, transport: IStreamTransport) -> int:
+        sent = self._send(transport)
+        if sent > 0:
+            self._written(transport, sent)
+        elif sent == 0:
+            self._update_interest()
+        return sent
+
+    def _on_events(self, events: int) -> None:
+        transport = self._transport
+        if transport is None:
+            return
+        if events & READ and self._state is _CONNECTED and not self._reading_paused:
+            self._read_step(transport)
+        if events & WRITE and self._transport is transport and self._wbuf.size:
+            self._write_step(transport)
+        if self._transport is transport:
+            self._update_interest()
+
+    def _peer_closed(self, transport: IStreamTransport) -> None:
+        self._set_error(LocalSocketError.PeerClosedError, "QLocalSocket")
+        self.errorOccurred.emit(LocalSocketError.PeerClosedError)
+        if self._transport is not transport:
+            return
+        self._set_state(_CLOSING)
+        if self._transport is not transport:
+            return
+        self._finish_disconnect(transport)
+
+    def _stream_failed(self, transport: IStreamTransport, err: int) -> None:
+        code = stream_error(err)
+        self._set_error(code, "QLocalSocket", err)
+        self.errorOccurred.emit(code)
+        if self._transport is transport:
+            self._finish_disconnect(transport)
+
+    def _finish_disconnect(self, transport: IStreamTransport) -> None:
+        """The connection is over: Unconnected, readChannelFinished, disconnected."""
+        if self._transport is not transport:
+            return
+        self._drop_transport()
+        self._server_name = self._full_server_name = ""
+        self._set_state(_U)
+        self.readChannelFinished.emit()
+        self.disconnected.emit()
+
+    def _timed_out(self) -> None:
+        self._set_error(LocalSocketError.SocketTimeoutError, "QLocalSocket")
+        self.errorOccurred.emit(LocalSocketError.SocketTimeoutError)
+
+    # -- writing -------------------------------------------------------------------------
+
+    def writeData(self, data: bytes) -> int:
+        """Buffer *data*; it is sent by the hub, ``flush()`` or a ``waitFor*``."""
+        if self._transport is None:
+            self._set_error(LocalSocketError.UnknownSocketError, "QLocalSocket",
+                            detail="the socket is not connected")
+            self._error_string = "QLocalSocket: Socket is not connected"
+            return -1
+        self._engine.check_thread()
+        if data:
+            self._wbuf.append(data)
+            if not self._interest[1]:
+                self._update_interest()
+        return len(data)
+
+    def flush(self) -> bool:
+        """Send as much as the kernel takes now, without waiting; True if any was sent."""
+        transport = self._transport
+        if transport is None or not self._wbuf.size:
+            return False
+        self._engine.check_thread()
+        return self._write_step(transport) > 0
+
+    # -- closing -------------------------------------------------------------------------
+
+    def disconnectFromServer(self) -> None:
+        """Go to Closing; once the write buffer has drained, close the connection.
+
+        With nothing buffered the whole sequence (``stateChanged(Closing)``,
+        ``stateChanged(Unconnected)``, ``readChannelFinished``, ``disconnected``)
+        runs before this returns. The device stays open: buffered data can still
+        be read.
+        """
+        self._engine.check_thread()
+        transport = self._transport
+        if self._state is not _CONNECTED or transport is None:
+            return
+        self._set_state(_CLOSING)
+        if self._transport is not transport:
+            return
+        if self._wbuf.size:
+            self._update_interest()
+        else:
+            self._finish_disconnect(transport)
+
+    def close(self) -> None:
+        """``aboutToClose``, close the device, then disconnect as
+        :meth:`disconnectFromServer` does (buffered writes still drain)."""
+        self._engine.check_thread()
+        self._connect_target = None
+        QIODevice.close(self)
+        self._inner_open = False
+        if self._state is _CONNECTED:
+            self.disconnectFromServer()
+        elif self._state is _CONNECTING:
+            self._set_state(_U)
+        if self._state is not _CLOSING:
+            self._server_name = self._full_server_name = ""
+
+    def abort(self) -> None:
+        """Close at once: unsent data is dropped, then the device is closed.
+
+        Signals: ``stateChanged(Unconnected)``, ``readChannelFinished``,
+        ``disconnected`` (if it was connected), then ``aboutToClose`` last.
+        """
+        self._engine.check_thread()
+        self._connect_target = None
+        previous = self._state
+        self._drop_transport()
+        self._inner_open = False
+        self._server_name = self._full_server_name = ""
+        if previous is not _U:
+            self._set_state(_U)
+            self.readChannelFinished.emit()
+            if previous is not _CONNECTING:
+                self.disconnected.emit()
+        QIODevice.close(self)
+        self._server_name = self._full_server_name = ""
+
+    # -- adopting a descriptor -----------------------------------------------------------------
+
+    def setSocketDescriptor(self, socketDescriptor: int,
+                            socketState: Any = LocalSocketState.ConnectedState,
+                            openMode: Any = OpenModeFlag.ReadWrite) -> bool:
+        """Adopt a connected ``AF_UNIX`` stream descriptor; True on success.
+
+        As in Qt, *openMode* and *socketState* are applied before the descriptor is
+        checked and stay even if it is rejected. Names are read from the peer's
+        address, else the socket's own. The socket owns the descriptor afterwards.
+        """
+        fd = coerce_size(socketDescriptor, "QLocalSocket.setSocketDescriptor()")
+        state = LocalSocketState(coerce_size(socketState, "QLocalSocket.setSocketDescriptor()"))
+        mode = coerce_mode(openMode, "QLocalSocket.setSocketDescriptor()")
+        self._engine.check_thread()
+        self._connect_target = None
+        self._drop_transport()
+        QIODevice.open(self, mode)
+        self._state = state
+        if fd < 0:
+            return False
+        try:
+            transport = self._engine.adopt_stream(fd)
+        except (OSError, ValueError) as exc:
+            self._set_error(LocalSocketError.UnsupportedSocketOperationError,
+                            "QLocalSocket::setSocketDescriptor", detail=str(exc))
+            return False
+        address = transport.peername() or transport.sockname()
+        server, full, abstract = names_from_address(address)
+        self._server_name, self._full_server_name = server, full
+        if abstract is not None:
+            self._options = (LocalSocketOption.AbstractNamespaceOption if abstract
+                             else LocalSocketOption.NoOptions)
+        self._attach(transport)
+        self.stateChanged.emit(state)
+        self._update_interest()
+        return True
+
+    # -- waiting -----------------------------------------------------------------------
+
+    def _deadline(self, msecs: object, what: str) -> float | None:
+        timeout = timeout_seconds(msecs, what)
+        self._engine.check_thread()
+        return None if timeout is None else time.monotonic() + timeout
+
+    @staticmethod
+    def _remaining(deadline: float | None) -> float | None:
+        return None if deadline is None else deadline - time.monotonic()
+
+    def _connected_by(self, deadline: float | None) -> bool:
+        if self._state is _CONNECTING:
+            remaining = self._remaining(deadline)
+            msecs = -1 if remaining is None else max(int(remaining * 1000), 0)
+            self.waitForConnected(msecs)
+        return self._state is _CONNECTED or self._state is _CLOSING
+
+    def waitForReadyRead(self, msecs: int = 30000) -> bool:
+        """Wait for *new* data (even if some is already buffered); True once it came.
+
+        Pending writes are sent meanwhile. False if the connection ends (the
+        peer-close signals are emitted inside this call) or at the deadline, which
+        emits ``errorOccurred(SocketTimeoutError)`` and leaves the socket connected.
+        """
+        deadline = self._deadline(msecs, "QLocalSocket.waitForReadyRead()")
+        if self._state is _U or not self._connected_by(deadline):
+            return False
+        transport = self._transport
+        if self._state is not _CONNECTED or transport is None:
+            return False
+        while True:
+            if self._wbuf.size and self._write_step(transport) < 0:
+                return False
+            if self._transport is not transport or self._state is not _CONNECTED:
+                return False
+            if not self._reading_paused:
+                got = self._read_step(transport)
+                if got:
+                    return got > 0
+            remaining = self._remaining(deadline)
+            if remaining is not None and remaining <= 0:
+                self._timed_out()
+                return False
+            transport.wait(not self._reading_paused, bool(self._wbuf.size), remaining)
+            if self._transport is not transport:
+                return False
+
+    def waitForBytesWritten(self, msecs: int = 30000) -> bool:
+        """Wait until some buffered bytes were handed to the kernel.
+
+        False at once when nothing is buffered; loop ``while bytesToWrite()`` to
+        drain. Incoming data is read meanwhile (``readyRead`` may be emitted).
+        """
+        deadline = self._deadline(msecs, "QLocalSocket.waitForBytesWritten()")
+        if self._state is _U:
+            qt_warning("QAbstractSocket::waitForBytesWritten() is not allowed in "
+                       "UnconnectedState")
+            return False
+        if not self._connected_by(deadline):
+            return False
+        transport = self._transport
+        if transport is None or not self._wbuf.size:
+            return False
+        while True:
+            sent = self._write_step(transport)
+            if sent:
+                return sent > 0
+            if self._transport is not transport:
+                return False
+            reading = self._state is _CONNECTED and not self._reading_paused
+            remaining = self._remaining(deadline)
+            if remaining is not None and remaining <= 0:
+                self._timed_out()
+                return False
+            events = transport.wait(reading, True, remaining)
+            if self._transport is not transport:
+                return False
+            if events & READ and reading and self._read_step(transport) < 0:
+                return False
+
+    def waitForDisconnected(self, msecs: int = 30000) -> bool:
+        """Send, read and wait until Unconnected; True once there.
+
+        True even when the disconnect was the peer closing (``PeerClosedError``).
+        At the deadline: ``errorOccurred(SocketTimeoutError)``, False, and the
+        socket is left as it was.
+        """
+        deadline = self._deadline(msecs, "QLocalSocket.waitForDisconnected()")
+        if self._state is _U:
+            qt_warning("QLocalSocket::waitForDisconnected() is not allowed in UnconnectedState")
+            return False
+        self._connected_by(deadline)
+        while True:
+            transport = self._transport
+            if self._state is _U or transport is None:
+                return self._state is _U
+            if self._wbuf.size:
+                self._write_step(transport)
+                if self._transport is not transport:
+                    continue
+            reading = self._state is _CONNECTED and not self._reading_paused
+            if reading:
+                self._read_step(transport)
+                if self._transport is not transport:
+                    continue
+            remaining = self._remaining(deadline)
+            if remaining is not None and remaining <= 0:
+                self._timed_out()
+                return False
+            transport.wait(reading, bool(self._wbuf.size), remaining)
+

@@ -1,0 +1,190 @@
+"""Qt-style signals as small objects: ``connect``, ``disconnect``, ``emit``.
+
+A :class:`Signal` is declared on a class; reading it from an instance gives that
+instance's :class:`BoundSignal`. Slots are called in the emitting greenlet, in the
+order they were connected, with as many of the signal's arguments as they accept
+(PySide6 lets a slot take fewer arguments than the signal carries). A slot that
+raises is logged with its traceback to the ``qlsock`` logger; the other slots still
+run and the emitter carries on.
+
+Where the emission comes from (qlsock's contract, see ``docs/semantics.md``):
+
+* a signal caused by a call is emitted before that call returns, in the caller's
+  greenlet (Qt's direct connection);
+* a signal caused by the outside world is emitted from a greenlet the hub schedules,
+  or by a ``waitFor*`` call that observes the event, in the waiting greenlet: once,
+  never twice, never recursively. Slots never run in the hub, so they may block.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any, overload
+
+from zope.interface import implementer
+
+from ._log import logger
+from .interfaces import ISignal
+
+__all__ = ["BoundSignal", "Signal"]
+
+_Slot = tuple[Callable[..., Any], "int | None"]
+
+
+def _arity(slot: Callable[..., Any]) -> int | None:
+    """How many positional arguments *slot* takes; ``None`` for "any number"."""
+    try:
+        sig = inspect.signature(slot)
+    except (TypeError, ValueError):
+        return None
+    count = 0
+    for param in sig.parameters.values():
+        if param.kind is param.VAR_POSITIONAL:
+            return None
+        if param.kind in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD):
+            count += 1
+    return count
+
+
+@implementer(ISignal)
+class BoundSignal:
+    """One object's signal: a list of slots and a way to call them."""
+
+    __slots__ = ("__weakref__", "_name", "_owner", "_slots")
+
+    def __init__(self, owner: object, name: str, slots: list[_Slot] | None = None) -> None:
+        self._owner = owner
+        self._name = name
+        self._slots: list[_Slot] = [] if slots is None else slots
+
+    def connect(self, slot: Callable[..., Any], type: object = None) -> bool:  # noqa: A002
+        """Call *slot* on every emission; returns True.
+
+        *slot* may be any callable, or another bound signal (whose ``emit`` is then
+        called, as Qt chains signals). *type* (Qt's ``ConnectionType``) is accepted
+        for source compatibility and ignored: qlsock connections are always direct.
+        """
+        if isinstance(slot, BoundSignal):
+            slot = slot.emit
+        if not callable(slot):
+            raise TypeError(
+                f"{self._name}.connect() needs a callable slot, not {type(slot).__name__}"
+            )
+        self._slots.append((slot, _arity(slot)))
+        return True
+
+    def disconnect(self, slot: Callable[..., Any] | None = None) -> bool:
+        """Remove *slot* (its first connection), or every slot when *slot* is None.
+
+        Returns False, as PySide6 does, when *slot* was not connected.
+        """
+        if slot is None:
+            had = bool(self._slots)
+            self._slots.clear()
+            return had
+        if isinstance(slot, BoundSignal):
+            slot = slot.emit
+        for index, (fn, _) in enumerate(self._slots):
+            if fn == slot:
+                del self._slots[index]
+                return True
+        return False
+
+    def emit(self, *args: Any) -> None:
+        """Call every connected slot with *args*, in connection order."""
+        slots = self._slots
+        if not slots:
+            return
+        for fn, arity in tuple(slots):
+            try:
+                if arity is None or arity >= len(args):
+                    fn(*args)
+                else:
+                    fn(*args[:arity])
+            except Exception:
+                logger.exception(
+                    "qlsock: slot %r connected to %s.%s raised; the other slots still run",
+                    fn, type(self._owner).__name__, self._name,
+                )
+
+    def receivers(self) -> int:
+        """The number of connected slots."""
+        return len(self._slots)
+
+    def __repr__(self) -> str:
+        return f"<signal {type(self._owner).__name__}.{self._name} of {self._owner!r}>"
+
+
+
+class Signal:
+    """A signal declaration; ``instance.name`` is that instance's :class:`BoundSignal`.
+
+    ``*types`` documents the argument types, as ``PySide6.QtCore.Signal`` does.
+    """
+
+    def __init__(self, *types: object) -> None:
+        self.types = types
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, objtype: type | None = None) -> Signal: ...
+    @overload
+    def __get__(self, obj: object, objtype: type | None = None) -> BoundSignal: ...
+
+    def __get__(self, obj: object | None, objtype: type | None = None) -> Signal | BoundSignal:
+        if obj is None:
+            return self
+        bound = BoundSignal(obj, self.name)
+        # A non-data descriptor: later lookups find the instance attribute directly.
+        obj.__dict__[self.name] = bound
+        return bound
+
+
+class BoundMethodSignal(BoundSignal):
+    """A bound signal that is also the getter of the same name (``sock.error()``).
+
+    Its slots are those of the signal it aliases, so one emission reaches slots
+    connected under either name.
+    """
+
+    __slots__ = ("_getter",)
+
+    def __init__(self, owner: object, name: str, slots: list[_Slot],
+                 getter: Callable[[], Any]) -> None:
+        super().__init__(owner, name, slots)
+        self._getter = getter
+
+    def __call__(self) -> Any:
+        return self._getter()
+
+
+class MethodSignal:
+    """Declares a name that is both a getter method and an alias of another signal.
+
+    Qt 5's ``QLocalSocket::error`` was both the ``error()`` getter and the ``error``
+    signal (renamed ``errorOccurred`` in 5.15); PySide2/PyQt5 code uses both forms.
+    """
+
+    def __init__(self, alias_of: str, getter: Callable[[Any], Any]) -> None:
+        self._alias_of = alias_of
+        self._getter = getter
+        self.name = ""
+        self.__doc__ = getter.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __call__(self, obj: Any) -> Any:
+        return self._getter(obj)
+
+    def __get__(self, obj: object | None, objtype: type | None = None) -> Any:
+        if obj is None:
+            return self
+        target = getattr(obj, self._alias_of)
+        bound = BoundMethodSignal(obj, self.name, target._slots, lambda: self._getter(obj))
+        obj.__dict__[self.name] = bound
+        return bound
