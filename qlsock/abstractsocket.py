@@ -6,6 +6,8 @@ returns a ``QAbstractSocket.SocketError``); it is not a socket class here.
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 from .enums import SocketError, SocketState, export_members
 
 __all__ = ["QAbstractSocket"]
@@ -14,6 +16,6 @@ __all__ = ["QAbstractSocket"]
 class QAbstractSocket:
     """Qt's ``QAbstractSocket`` enums: ``SocketError`` and ``SocketState``."""
 
-    SocketError = SocketError
-    SocketState = SocketState
+    SocketError: TypeAlias = SocketError
+    SocketState: TypeAlias = SocketState
     export_members(locals(), SocketError, SocketState)

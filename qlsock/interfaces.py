@@ -22,6 +22,9 @@ slots block.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
 from zope.interface import Attribute, Interface
 
 __all__ = [
@@ -46,7 +49,7 @@ WRITE = 2
 class ISignal(Interface):
     """A Qt signal bound to one object."""
 
-    def connect(slot, type=None):  # noqa: A002
+    def connect(slot: Callable[..., Any], type: object = None) -> bool:  # noqa: A002
         """Call *slot* on every emission, after the slots connected before it.
 
         *slot* may take fewer positional arguments than the signal carries; it gets
@@ -55,17 +58,17 @@ class ISignal(Interface):
         non-callable.
         """
 
-    def disconnect(slot=None):
+    def disconnect(slot: Callable[..., Any] | None = None) -> bool:
         """Remove *slot*, or every slot when None. False if it was not connected."""
 
-    def emit(*args):
+    def emit(*args: Any) -> None:
         """Call every slot with *args* in the current greenlet.
 
         A slot's exception is logged (with traceback) to the ``qlsock`` logger and
         does not stop the other slots or the emitter.
         """
 
-    def receivers():
+    def receivers() -> int:
         """The number of connected slots."""
 
 
@@ -80,85 +83,85 @@ class IIODevice(Interface):
     aboutToClose = Attribute("ISignal(): emitted by close() before anything is released")
     readChannelFinished = Attribute("ISignal(): the input stream ended")
 
-    def open(mode):
+    def open(mode: Any) -> bool:
         """Open the device with *mode* (``QIODevice.OpenModeFlag``); True on success."""
 
-    def close():
+    def close() -> None:
         """Emit ``aboutToClose``, then close: read buffers are dropped."""
 
-    def isOpen():
+    def isOpen() -> bool:
         """True while the device is open (``openMode() != NotOpen``)."""
 
-    def isReadable():
+    def isReadable() -> bool:
         """True if open with ``ReadOnly`` in the mode."""
 
-    def isWritable():
+    def isWritable() -> bool:
         """True if open with ``WriteOnly`` in the mode."""
 
-    def openMode():
+    def openMode() -> Any:
         """The ``QIODevice.OpenModeFlag`` the device was opened with."""
 
-    def isSequential():
+    def isSequential() -> bool:
         """True: a socket is a sequential device."""
 
-    def isTextModeEnabled():
+    def isTextModeEnabled() -> bool:
         """True if the ``Text`` flag is set."""
 
-    def setTextModeEnabled(enabled):
+    def setTextModeEnabled(enabled: bool) -> None:
         """Set or clear the ``Text`` flag."""
 
-    def errorString():
+    def errorString() -> str:
         """A human-readable description of the last error."""
 
-    def read(maxlen):
+    def read(maxlen: int) -> bytes:
         """Up to *maxlen* buffered bytes; ``b""`` when none (never waits)."""
 
-    def readAll():
+    def readAll() -> bytes:
         """Every buffered byte."""
 
-    def readLine(maxlen=0):
+    def readLine(maxlen: int = 0) -> bytes:
         """Bytes up to and including the first ``\\n``; at most ``maxlen - 1`` if > 0."""
 
-    def peek(maxlen):
+    def peek(maxlen: int) -> bytes:
         """Like ``read`` but leaves the bytes in the buffer."""
 
-    def getChar():
+    def getChar() -> tuple[bool, bytes]:
         """``(True, b"x")`` for the next byte, or ``(False, b"")``."""
 
-    def putChar(char):
+    def putChar(char: Any) -> bool:
         """Write one byte; True on success."""
 
-    def ungetChar(char):
+    def ungetChar(char: Any) -> None:
         """Push one byte back to the front of the read buffer."""
 
-    def skip(maxSize):
+    def skip(maxSize: int) -> int:
         """Discard up to *maxSize* buffered bytes; the count, or -1 at end of stream."""
 
-    def atEnd():
+    def atEnd() -> bool:
         """True when nothing is buffered (not an end-of-stream test for sockets)."""
 
-    def canReadLine():
+    def canReadLine() -> bool:
         """True when a whole line is buffered."""
 
-    def bytesAvailable():
+    def bytesAvailable() -> int:
         """Bytes buffered for reading (not counting bytes still in the kernel)."""
 
-    def bytesToWrite():
+    def bytesToWrite() -> int:
         """Bytes buffered for writing, not yet handed to the kernel."""
 
-    def write(data):
+    def write(data: Any) -> int:
         """Buffer *data* for sending; the count, or -1 if the device cannot write."""
 
-    def readData(maxlen):
+    def readData(maxlen: int) -> bytes:
         """The raw read primitive: up to *maxlen* buffered bytes."""
 
-    def writeData(data):
+    def writeData(data: bytes) -> int:
         """The raw write primitive: buffer *data*; the count or -1."""
 
-    def waitForReadyRead(msecs=30000):
+    def waitForReadyRead(msecs: int = 30000) -> bool:
         """Wait for new data; True once some arrived (``-1`` waits forever)."""
 
-    def waitForBytesWritten(msecs=30000):
+    def waitForBytesWritten(msecs: int = 30000) -> bool:
         """Wait until buffered bytes were written; True once some were."""
 
 
@@ -171,53 +174,54 @@ class ILocalSocket(IIODevice):
     error = Attribute("The ``error()`` getter, and the Qt 5 alias of ``errorOccurred``")
     stateChanged = Attribute("ISignal(LocalSocketState): the state changed")
 
-    def connectToServer(name=None, openMode=None):
+    def connectToServer(name: Any = None, openMode: Any = None) -> None:
         """Connect to *name* (or the name set by ``setServerName``).
 
         Connecting on Unix completes (or fails) before this returns, with
         ``stateChanged``, ``connected`` or ``errorOccurred`` emitted inside.
         """
 
-    def setServerName(name):
+    def setServerName(name: Any) -> None:
         """Set the name used by ``connectToServer()`` (only while unconnected)."""
 
-    def serverName():
+    def serverName() -> str:
         """The name given, or the server's name for an accepted socket."""
 
-    def fullServerName():
+    def fullServerName() -> str:
         """The resolved path (or abstract name) of the connected server."""
 
-    def disconnectFromServer():
+    def disconnectFromServer() -> None:
         """Close after the write buffer drains (Closing, then Unconnected)."""
 
-    def abort():
+    def abort() -> None:
         """Close at once, dropping unsent data, and close the device."""
 
-    def flush():
+    def flush() -> bool:
         """Write as much as possible without waiting; True if any byte was written."""
 
-    def state():
+    def state() -> Any:
         """The ``LocalSocketState``."""
 
-    def isValid():
+    def isValid() -> bool:
         """True while the socket has a usable connection (see the semantics doc)."""
 
-    def readBufferSize():
+    def readBufferSize() -> int:
         """The read-buffer limit in bytes; 0 is unlimited."""
 
-    def setReadBufferSize(size):
+    def setReadBufferSize(size: int) -> None:
         """Limit buffering; when full, reading from the kernel pauses (nothing lost)."""
 
-    def setSocketDescriptor(socketDescriptor, socketState=None, openMode=None):
+    def setSocketDescriptor(socketDescriptor: int, socketState: Any = None,
+                            openMode: Any = None) -> bool:
         """Adopt a connected descriptor; True on success."""
 
-    def socketDescriptor():
+    def socketDescriptor() -> int:
         """The descriptor, or -1 when not connected."""
 
-    def waitForConnected(msecs=30000):
+    def waitForConnected(msecs: int = 30000) -> bool:
         """True once connected; False on timeout or failure."""
 
-    def waitForDisconnected(msecs=30000):
+    def waitForDisconnected(msecs: int = 30000) -> bool:
         """Flush, read and wait until Unconnected; True once there."""
 
 
@@ -226,56 +230,56 @@ class ILocalServer(Interface):
 
     newConnection = Attribute("ISignal(): a connection was queued")
 
-    def listen(name):
+    def listen(name: Any) -> bool:
         """Listen on *name*; True on success, else see ``serverError()``."""
 
-    def close():
+    def close() -> None:
         """Stop listening, drop pending connections and remove the socket file."""
 
-    def isListening():
+    def isListening() -> bool:
         """True while listening."""
 
-    def serverName():
+    def serverName() -> str:
         """The name given to ``listen``."""
 
-    def fullServerName():
+    def fullServerName() -> str:
         """The resolved path (or abstract name)."""
 
-    def errorString():
+    def errorString() -> str:
         """The last error's text ("" when none)."""
 
-    def serverError():
+    def serverError() -> Any:
         """The last error as a ``QAbstractSocket.SocketError``."""
 
-    def hasPendingConnections():
+    def hasPendingConnections() -> bool:
         """True when an accepted connection waits in the queue."""
 
-    def nextPendingConnection():
+    def nextPendingConnection() -> Any:
         """The oldest queued connection as a connected ``QLocalSocket``, or None."""
 
-    def maxPendingConnections():
+    def maxPendingConnections() -> int:
         """How many accepted connections may wait in the queue (default 30)."""
 
-    def setMaxPendingConnections(numConnections):
+    def setMaxPendingConnections(numConnections: int) -> None:
         """Set the queue limit; accepting pauses while the queue is full."""
 
-    def waitForNewConnection(msec=0):
+    def waitForNewConnection(msec: int = 0) -> tuple[bool, bool]:
         """Wait for a connection: ``(pending, timedOut)``."""
 
-    def socketDescriptor():
+    def socketDescriptor() -> int:
         """The listening descriptor, or -1."""
 
-    def incomingConnection(socketDescriptor):
+    def incomingConnection(socketDescriptor: int) -> None:
         """Hook: wrap an accepted descriptor and queue it (overridable)."""
 
-    def addPendingConnection(socket):
+    def addPendingConnection(socket: Any) -> None:
         """Queue *socket* and emit ``newConnection``."""
 
 
 class ITimer(Interface):
     """A one-shot timer made by :meth:`IEngine.call_later`."""
 
-    def cancel():
+    def cancel() -> None:
         """Stop the timer if it has not fired."""
 
 
@@ -284,10 +288,10 @@ class IStreamTransport(Interface):
 
     closed = Attribute("True once close() was called")
 
-    def fileno():
+    def fileno() -> int:
         """The descriptor."""
 
-    def start(callback):
+    def start(callback: Callable[[int], Any]) -> None:
         """Deliver readiness to *callback(events)* in a greenlet (never in the hub).
 
         *events* is a mask of :data:`READ` and :data:`WRITE`. Delivery for one
@@ -295,10 +299,10 @@ class IStreamTransport(Interface):
         readiness is not delivered again (a ``wait`` may still observe it).
         """
 
-    def set_interest(read, write):
+    def set_interest(read: bool, write: bool) -> None:
         """Which readiness to deliver in the background."""
 
-    def wait(read, write, timeout):
+    def wait(read: bool, write: bool, timeout: float | None) -> int:
         """Block the calling greenlet until ready or *timeout* seconds (None: forever).
 
         Returns the readiness mask, 0 on timeout. Readiness already collected for
@@ -307,23 +311,23 @@ class IStreamTransport(Interface):
         is already waiting on this transport.
         """
 
-    def recv(size):
+    def recv(size: int) -> bytes:
         """Up to *size* bytes; ``b""`` at end of stream; BlockingIOError when none."""
 
-    def send(buffers):
+    def send(buffers: Sequence[bytes | memoryview]) -> int:
         """Send from the list of buffers without blocking; the count sent.
 
         Raises BlockingIOError when nothing could be sent, OSError on failure. Never
         raises SIGPIPE (``MSG_NOSIGNAL``).
         """
 
-    def sockname():
+    def sockname() -> bytes:
         """The local address (bytes; ``b""`` when unnamed)."""
 
-    def peername():
+    def peername() -> bytes:
         """The peer's address (bytes; ``b""`` when unnamed)."""
 
-    def close():
+    def close() -> None:
         """Stop watching and close the descriptor; a waiting greenlet wakes with 0."""
 
 
@@ -333,56 +337,56 @@ class IListeningEndpoint(Interface):
     closed = Attribute("True once close() was called")
     address = Attribute("The bound address (bytes)")
 
-    def fileno():
+    def fileno() -> int:
         """The descriptor."""
 
-    def start(callback):
+    def start(callback: Callable[[int], Any]) -> None:
         """Deliver acceptability to *callback(events)* in a greenlet (as above)."""
 
-    def set_interest(accept):
+    def set_interest(accept: bool) -> None:
         """Whether to deliver acceptability in the background."""
 
-    def wait(timeout):
+    def wait(timeout: float | None) -> bool:
         """Block the calling greenlet until acceptable or timeout; True if ready."""
 
-    def accept():
+    def accept() -> int | None:
         """A new connected descriptor (int), or None when nothing is pending.
 
         Benign errors (EAGAIN, ECONNABORTED, EINTR, EPROTO) count as "nothing yet";
         resource errors (EMFILE, ENFILE, ENOBUFS, ENOMEM) are raised as OSError.
         """
 
-    def close():
+    def close() -> None:
         """Stop watching and close the descriptor."""
 
 
 class IEngine(Interface):
     """The I/O engine of one gevent hub (one OS thread)."""
 
-    def check_thread():
+    def check_thread() -> None:
         """Raise WrongThreadError unless called from this engine's OS thread."""
 
-    def connect(address):
+    def connect(address: bytes) -> IStreamTransport:
         """Connect a new non-blocking stream socket to *address* (bytes).
 
         Returns an IStreamTransport. Raises OSError with the errno of ``connect(2)``
         (BlockingIOError when the server's backlog is full).
         """
 
-    def listen(address, backlog):
+    def listen(address: bytes, backlog: int) -> IListeningEndpoint:
         """Bind and listen on *address*; an IListeningEndpoint, or OSError."""
 
-    def adopt_stream(fd):
+    def adopt_stream(fd: int) -> IStreamTransport:
         """Take ownership of a connected descriptor; an IStreamTransport."""
 
-    def adopt_listener(fd):
+    def adopt_listener(fd: int) -> IListeningEndpoint:
         """Take ownership of a bound, listening descriptor; an IListeningEndpoint."""
 
-    def call_later(seconds, callback):
+    def call_later(seconds: float, callback: Callable[[], Any]) -> ITimer:
         """Run non-blocking *callback()* in the hub after *seconds*; an ITimer."""
 
-    def spawn(function, *args):
+    def spawn(function: Callable[..., Any], *args: Any) -> Any:
         """Run *function(*args)* in a new greenlet of this hub."""
 
-    def sleep(seconds):
+    def sleep(seconds: float) -> None:
         """Yield the calling greenlet for *seconds*."""

@@ -12,7 +12,7 @@ to the ``qlsock`` logger. A wrong argument *type* raises :class:`TypeError`.
 from __future__ import annotations
 
 import operator
-from typing import Any
+from typing import Any, TypeAlias
 
 from zope.interface import implementer
 
@@ -69,8 +69,8 @@ class QIODevice:
     the application took bytes) and ``_stream_ended`` (no more data will arrive).
     """
 
-    OpenModeFlag = OpenModeFlag
-    OpenMode = OpenModeFlag
+    OpenModeFlag: TypeAlias = OpenModeFlag
+    OpenMode: TypeAlias = OpenModeFlag
     export_members(locals(), OpenModeFlag)
 
     readyRead = Signal()

@@ -15,7 +15,7 @@ import os
 import sys
 import time
 from collections import deque
-from typing import Any
+from typing import Any, TypeAlias
 
 from zope.interface import implementer
 
@@ -56,7 +56,7 @@ MAX_ACCEPT = 100
 class QLocalServer:
     """A local server with Qt's ``QLocalServer`` API, cooperative under gevent."""
 
-    SocketOption = LocalServerSocketOption
+    SocketOption: TypeAlias = LocalServerSocketOption
     export_members(locals(), LocalServerSocketOption)
 
     newConnection = Signal()

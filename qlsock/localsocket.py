@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Any
+from typing import Any, TypeAlias
 
 from zope.interface import implementer
 
@@ -79,9 +79,9 @@ class QLocalSocket(QIODevice):
     from Qt.
     """
 
-    LocalSocketError = LocalSocketError
-    LocalSocketState = LocalSocketState
-    SocketOption = LocalSocketOption
+    LocalSocketError: TypeAlias = LocalSocketError
+    LocalSocketState: TypeAlias = LocalSocketState
+    SocketOption: TypeAlias = LocalSocketOption
     export_members(locals(), LocalSocketError, LocalSocketState, LocalSocketOption)
 
     connected = Signal()
@@ -216,7 +216,8 @@ class QLocalSocket(QIODevice):
         if self._state is _CLOSING:
             self._drop_transport()
         self._error_string = ""
-        self._connect_target = target = (mode,)
+        target: tuple[Any, ...] = (mode,)
+        self._connect_target = target
         self._set_state(_CONNECTING)
         if self._connect_target is not target:
             return

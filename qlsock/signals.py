@@ -58,7 +58,8 @@ class BoundSignal:
         self._name = name
         self._slots: list[_Slot] = [] if slots is None else slots
 
-    def connect(self, slot: Callable[..., Any], type: object = None) -> bool:  # noqa: A002
+    def connect(self, slot: Callable[..., Any] | BoundSignal,
+                type: object = None) -> bool:  # noqa: A002
         """Call *slot* on every emission; returns True.
 
         *slot* may be any callable, or another bound signal (whose ``emit`` is then
@@ -74,7 +75,7 @@ class BoundSignal:
         self._slots.append((slot, _arity(slot)))
         return True
 
-    def disconnect(self, slot: Callable[..., Any] | None = None) -> bool:
+    def disconnect(self, slot: Callable[..., Any] | BoundSignal | None = None) -> bool:
         """Remove *slot* (its first connection), or every slot when *slot* is None.
 
         Returns False, as PySide6 does, when *slot* was not connected.

@@ -115,7 +115,7 @@ class HubEngine:
     def call_later(self, seconds: float, callback: Callable[[], Any]) -> _Timer:
         return _Timer(self, seconds, callback)
 
-    def spawn(self, function: Callable[..., Any], *args: Any) -> gevent.Greenlet:
+    def spawn(self, function: Callable[..., Any], *args: Any) -> gevent.Greenlet[..., Any]:
         return gevent.spawn(function, *args)
 
     def sleep(self, seconds: float) -> None:

@@ -54,7 +54,9 @@ class ListeningEndpoint(Watched):
 
     def accept(self) -> int | None:
         try:
-            fd, _ = self._sock._accept()
+            # The private accept returns the bare descriptor: the caller wraps it
+            # itself, so building a socket object here would be wasted work.
+            fd, _ = self._sock._accept()  # type: ignore[attr-defined]
         except OSError as exc:
             if exc.errno in BENIGN_ACCEPT_ERRNOS:
                 return None

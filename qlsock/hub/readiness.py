@@ -46,12 +46,13 @@ class Watched:
         loop = engine.loop
         self._engine = engine
         self._dispatcher = engine.dispatcher
-        self._rw = loop.io(fd, READ)
-        self._ww = loop.io(fd, WRITE) if writable else None
+        # The stubs lack the watchers' ``active`` flag; they are typed loosely.
+        self._rw: Any = loop.io(fd, READ)
+        self._ww: Any = loop.io(fd, WRITE) if writable else None
         self._callback: Callable[[int], Any] | None = None
         self._interest = 0
         self._pending = 0
-        self._waiter: Waiter | None = None
+        self._waiter: Waiter[Any] | None = None
         self._queued = False
         self._delivering = False
         self.closed = False
@@ -121,7 +122,7 @@ class Watched:
                 f"another greenlet is already waiting on this {self._what()}; "
                 "only one greenlet may wait on it at a time"
             )
-        waiter = Waiter()
+        waiter: Waiter[Any] = Waiter()
         self._waiter = waiter
         timer = None
         try:
