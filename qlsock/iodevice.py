@@ -294,6 +294,61 @@ class QIODevice:
             self._buffer_consumed()
         return skipped
 
+    def readLineData(self, maxlen: int) -> bytes:
+        """The raw line read: up to *maxlen* bytes, through the first ``\\n``."""
+        maxlen = coerce_size(maxlen, "QIODevice.readLineData()")
+        newline = self._rbuf.find_newline(maxlen)
+        return self.readData(maxlen if newline < 0 else newline + 1)
+
+    def skipData(self, maxSize: int) -> int:
+        """The raw skip: discard up to *maxSize* buffered bytes; the count."""
+        skipped = self._rbuf.skip(coerce_size(maxSize, "QIODevice.skipData()"))
+        if skipped:
+            self._buffer_consumed()
+        return skipped
+
+    # -- random access and channels (a socket is sequential, with one channel) ---------
+
+    def pos(self) -> int:
+        """0: a sequential device has no position."""
+        return 0
+
+    def size(self) -> int:
+        """For a sequential device, :meth:`bytesAvailable`."""
+        return self.bytesAvailable()
+
+    def seek(self, pos: int) -> bool:
+        """False, with Qt's warning: a sequential device cannot seek."""
+        coerce_size(pos, "QIODevice.seek()")
+        self._warn("seek", "Cannot call seek on a sequential device")
+        return False
+
+    def reset(self) -> bool:
+        """``seek(0)``: False for a sequential device."""
+        return False
+
+    def readChannelCount(self) -> int:
+        return 1 if self._open_mode else 0
+
+    def writeChannelCount(self) -> int:
+        return 1 if self._open_mode else 0
+
+    def currentReadChannel(self) -> int:
+        return 0
+
+    def currentWriteChannel(self) -> int:
+        return 0
+
+    def setCurrentReadChannel(self, channel: int) -> None:
+        """Only channel 0 exists; Qt warns about any other."""
+        if coerce_size(channel, "QIODevice.setCurrentReadChannel()") != 0:
+            self._warn("setReadChannel", "Failed due to read channel being out of range")
+
+    def setCurrentWriteChannel(self, channel: int) -> None:
+        """Only channel 0 exists; Qt warns about any other."""
+        if coerce_size(channel, "QIODevice.setCurrentWriteChannel()") != 0:
+            self._warn("setWriteChannel", "Failed due to write channel being out of range")
+
     # -- writing -------------------------------------------------------------------------
 
     def writeData(self, data: bytes) -> int:

@@ -15,7 +15,6 @@ The state machine, the order of signals and the error texts follow
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from typing import Any, TypeAlias
@@ -202,7 +201,7 @@ class QLocalSocket(QIODevice):
         ``stateChanged(Unconnected)``. When the server's backlog is full the socket
         stays Connecting and retries until connected or 30 s have passed.
         """
-        if name is not None and not isinstance(name, (str, os.PathLike)):
+        if isinstance(name, int):
             openMode, name = name, None
         mode = coerce_mode(openMode, "QLocalSocket.connectToServer()")
         if name is not None:
