@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import sys
+import tempfile
 import time
 from collections import deque
 from typing import Any, TypeAlias
@@ -140,7 +142,12 @@ class QLocalServer:
         return self._options
 
     def setSocketOptions(self, options: Any) -> None:
-        """Store ``SocketOption`` flags; read by the next :meth:`listen`."""
+        """Store ``SocketOption`` flags; read by the next :meth:`listen`.
+
+        Access options set the socket file's mode exactly (user 0700, group 0070,
+        other 0007, OR'ed), applied atomically. ``AbstractNamespaceOption`` (Linux)
+        binds ``b"\\0" + name`` with no file; access options are then ignored.
+        """
         bits = coerce_size(options, "QLocalServer.setSocketOptions()")
         if bits < 0 or bits & ~0xF:
             raise ValueError(f"{bits:#x} is not a combination of QLocalServer.SocketOption")
@@ -183,8 +190,16 @@ class QLocalServer:
             self._listen_failed(SocketError.HostNotFoundError,
                                 f"QLocalServer::listen: Name error ({exc})")
             return False
+        mode = _access_mode(self._options)
         try:
-            endpoint = self._engine.listen(address, self._backlog)
+            if mode and not abstract:
+                endpoint = self._listen_with_mode(full, mode)
+            else:
+                endpoint = self._engine.listen(address, self._backlog)
+        except NameProblem as exc:
+            self._listen_failed(SocketError.HostNotFoundError,
+                                f"QLocalServer::listen: Name error ({exc})")
+            return False
         except OSError as exc:
             code, text = listen_error(exc.errno or 0)
             self._listen_failed(code, f"QLocalServer::listen: {text} ({_why(exc, full)})")
@@ -199,6 +214,27 @@ class QLocalServer:
         self._server_name, self._full_server_name = name, full
         self._start(endpoint)
         return True
+
+    def _listen_with_mode(self, full: str, mode: int) -> IListeningEndpoint:
+        """Qt's access options: the socket is never reachable with a wider mode.
+
+        It is bound inside a private (0700) directory next to the target, given
+        its mode, then renamed into place. Like Qt, the rename replaces whatever
+        was at the path.
+        """
+        tmpdir = tempfile.mkdtemp(dir=os.path.dirname(full) or ".")
+        try:
+            tmp = tmpdir + "/s"
+            endpoint = self._engine.listen(path_address(tmp), self._backlog)
+            try:
+                os.chmod(tmp, mode)
+                os.rename(tmp, full)
+            except OSError:
+                endpoint.close()
+                raise
+            return endpoint
+        finally:
+            shutil.rmtree(tmpdir, ignore_errors=True)
 
     def _listen_descriptor(self, fd: int) -> bool:
         self._engine.check_thread()
@@ -387,6 +423,18 @@ class QLocalServer:
         except OSError:
             return False
         return True
+
+
+def _access_mode(options: LocalServerSocketOption) -> int:
+    """The file mode Qt gives the socket for *options* (0: leave it to the umask)."""
+    mode = 0
+    if options & LocalServerSocketOption.UserAccessOption:
+        mode |= 0o700
+    if options & LocalServerSocketOption.GroupAccessOption:
+        mode |= 0o070
+    if options & LocalServerSocketOption.OtherAccessOption:
+        mode |= 0o007
+    return mode
 
 
 def _unlink_if_same(path: str, dev: int, ino: int) -> None:
