@@ -546,8 +546,7 @@ class QLocalSocket(QIODevice):
             self.disconnectFromServer()
         elif self._state is _CONNECTING:
             self._set_state(_U)
-        if self._state is not _CLOSING:
-            self._server_name = self._full_server_name = ""
+        self._server_name = self._full_server_name = ""
 
     def abort(self) -> None:
         """Close at once: unsent data is dropped, then the device is closed.
