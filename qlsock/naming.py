@@ -54,7 +54,10 @@ def coerce_name(name: object, what: str) -> str:
 
 
 def clean_path(path: str) -> str:
-    """``QDir::cleanPath``: fold ``//``, drop ``.``, resolve ``..``, no trailing ``/``."""
+    """``QDir::cleanPath``: fold ``//``, drop ``.``, resolve ``..``, no trailing ``/``.
+
+    As in Qt, a ``..`` that would climb above the start is kept (``/../a`` stays).
+    """
     if not path:
         return path
     absolute = path.startswith("/")
@@ -62,12 +65,9 @@ def clean_path(path: str) -> str:
     for part in path.split("/"):
         if part in ("", "."):
             continue
-        if part == "..":
-            if parts and parts[-1] != "..":
-                parts.pop()
-                continue
-            if absolute:
-                continue
+        if part == ".." and parts and parts[-1] != "..":
+            parts.pop()
+            continue
         parts.append(part)
     joined = "/".join(parts)
     if absolute:

@@ -70,7 +70,7 @@ class BoundSignal:
             slot = slot.emit
         if not callable(slot):
             raise TypeError(
-                f"{self._name}.connect() needs a callable slot, not {type(slot).__name__}"
+                f"{self._name}.connect() needs a callable slot, not {slot.__class__.__name__}"
             )
         self._slots.append((slot, _arity(slot)))
         return True
