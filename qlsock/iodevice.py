@@ -97,10 +97,14 @@ class QIODevice:
         """True when no more bytes will arrive."""
         return True
 
+    def _check_thread(self) -> None:
+        """Raise if called from a thread that does not own the device."""
+
     def _warn(self, function: str, text: str) -> None:
         qt_warning(f"QIODevice::{function} ({self._qt_class}): {text}")
 
     def _check_readable(self, function: str) -> bool:
+        self._check_thread()
         mode = self._open_mode
         if mode & OpenModeFlag.ReadOnly:
             return True

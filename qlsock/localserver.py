@@ -125,6 +125,7 @@ class QLocalServer:
         value = coerce_size(numConnections, "QLocalServer.setMaxPendingConnections()")
         if value < 0:
             raise ValueError(f"setMaxPendingConnections(): the limit must be >= 0, not {value}")
+        self._engine.check_thread()
         self._max_pending = value
         self._update_accepting()
 
@@ -334,6 +335,7 @@ class QLocalServer:
 
     def nextPendingConnection(self) -> QLocalSocket | None:
         """The oldest queued connection, or None; accepting resumes if it paused."""
+        self._engine.check_thread()
         if not self._pending:
             return None
         socket = self._pending.popleft()

@@ -161,6 +161,9 @@ class QLocalSocket(QIODevice):
     def isSequential(self) -> bool:
         return True
 
+    def _check_thread(self) -> None:
+        self._engine.check_thread()
+
     def _stream_ended(self) -> bool:
         return self._state is _U
 
@@ -180,6 +183,7 @@ class QLocalSocket(QIODevice):
         if size < 0:
             raise ValueError(f"setReadBufferSize(): the size must be >= 0 (0 means "
                              f"unlimited), not {size}")
+        self._engine.check_thread()
         self._read_buffer_size = size
         self._buffer_consumed()
 
@@ -399,7 +403,9 @@ class QLocalSocket(QIODevice):
         if got:
             self._emit_ready_read()
         if self._transport is not transport:
-            return -1
+            # A slot (or a wait nested in one) ended the connection: the new
+            # bytes still arrived and were announced.
+            return got if got else -1
         if eof:
             self._peer_closed(transport)
             return got if got else -1
