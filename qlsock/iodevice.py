@@ -187,6 +187,20 @@ class QIODevice:
     def canReadLine(self) -> bool:
         return bool(self._open_mode & OpenModeFlag.ReadOnly) and self._rbuf.find_newline() >= 0
 
+    def _read_size(self, maxlen: object, function: str) -> int:
+        """A validated size for a read call, or -1 when it must return nothing.
+
+        Qt answers a device that is not readable, or a negative size, with a
+        warning and an empty result; so does this.
+        """
+        size = coerce_size(maxlen, f"QIODevice.{function}()")
+        if not self._check_readable(function):
+            return -1
+        if size < 0:
+            self._warn(function, "Called with maxSize < 0")
+            return -1
+        return size
+
     def readData(self, maxlen: int) -> bytes:
         """The raw read: up to *maxlen* buffered bytes, no mode checks."""
         data = self._rbuf.read(maxlen)
@@ -196,11 +210,8 @@ class QIODevice:
 
     def read(self, maxlen: int) -> bytes:
         """Up to *maxlen* buffered bytes; ``b""`` when none. Never waits."""
-        maxlen = coerce_size(maxlen, "QIODevice.read()")
-        if not self._check_readable("read"):
-            return b""
+        maxlen = self._read_size(maxlen, "read")
         if maxlen < 0:
-            self._warn("read", "Called with maxSize < 0")
             return b""
         if self._open_mode & OpenModeFlag.Text:
             return self._read_text(maxlen)
@@ -223,11 +234,8 @@ class QIODevice:
 
     def peek(self, maxlen: int) -> bytes:
         """Like :meth:`read`, but the bytes stay buffered."""
-        maxlen = coerce_size(maxlen, "QIODevice.peek()")
-        if not self._check_readable("peek"):
-            return b""
+        maxlen = self._read_size(maxlen, "peek")
         if maxlen < 0:
-            self._warn("peek", "Called with maxSize < 0")
             return b""
         if self._open_mode & OpenModeFlag.Text:
             return self._rbuf.peek(self._rbuf.size).replace(b"\r", b"")[:maxlen]
@@ -241,11 +249,8 @@ class QIODevice:
         ``b""``. Without a ``\\n`` the buffered part of the line is returned. In
         text mode a trailing ``\\r\\n`` becomes ``\\n``.
         """
-        maxlen = coerce_size(maxlen, "QIODevice.readLine()")
-        if not self._check_readable("readLine"):
-            return b""
+        maxlen = self._read_size(maxlen, "readLine")
         if maxlen < 0:
-            self._warn("readLine", "Called with maxSize < 0")
             return b""
         if maxlen == 1:
             self._warn("readLine", "Called with maxSize < 2")
@@ -285,11 +290,8 @@ class QIODevice:
         Returns the count; 0 when nothing is buffered but more may come, -1 when
         nothing is buffered and the stream has ended (or the device is not open).
         """
-        maxSize = coerce_size(maxSize, "QIODevice.skip()")
-        if not self._check_readable("skip"):
-            return -1
+        maxSize = self._read_size(maxSize, "skip")
         if maxSize < 0:
-            self._warn("skip", "Called with maxSize < 0")
             return -1
         if not self._rbuf.size:
             return -1 if self._stream_ended() else 0

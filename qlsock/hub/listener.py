@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import _socket
 import errno
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from zope.interface import implementer
 
@@ -30,21 +29,14 @@ BENIGN_ACCEPT_ERRNOS = frozenset(
 class ListeningEndpoint(Watched):
     """A listening socket whose acceptability the hub reports."""
 
-    __slots__ = ("_sock", "address")
+    __slots__ = ("address",)
 
     def __init__(self, engine: HubEngine, sock: _socket.socket) -> None:
-        super().__init__(engine, sock.fileno(), writable=False)
-        self._sock = sock
+        super().__init__(engine, sock, writable=False)
         try:
             self.address = address_bytes(sock.getsockname())
         except OSError:
             self.address = b""
-
-    def fileno(self) -> int:
-        return -1 if self.closed else self._sock.fileno()
-
-    def start(self, callback: Callable[[int], Any]) -> None:
-        super().start(callback)
 
     def set_interest(self, accept: bool) -> None:
         self._set_interest(READ if accept else 0)
@@ -62,12 +54,6 @@ class ListeningEndpoint(Watched):
                 return None
             raise
         return int(fd)
-
-    def close(self) -> None:
-        if self.closed:
-            return
-        self._close_watchers()
-        self._sock.close()
 
     def _what(self) -> str:
         return "server"

@@ -10,6 +10,7 @@ descriptor never spins the loop while its owner is busy.
 
 from __future__ import annotations
 
+import _socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -37,13 +38,16 @@ class Watched:
         "_pending",
         "_queued",
         "_rw",
+        "_sock",
         "_waiter",
         "_ww",
         "closed",
     )
 
-    def __init__(self, engine: HubEngine, fd: int, *, writable: bool) -> None:
+    def __init__(self, engine: HubEngine, sock: _socket.socket, *, writable: bool) -> None:
         loop = engine.loop
+        fd = sock.fileno()
+        self._sock = sock
         self._engine = engine
         self._dispatcher = engine.dispatcher
         # The stubs lack the watchers' ``active`` flag; they are typed loosely.
@@ -57,8 +61,24 @@ class Watched:
         self._delivering = False
         self.closed = False
 
+    def fileno(self) -> int:
+        return -1 if self.closed else self._sock.fileno()
+
     def start(self, callback: Callable[[int], Any]) -> None:
         self._callback = callback
+
+    def close(self) -> None:
+        """Stop watching, wake a waiting greenlet, close the descriptor."""
+        if self.closed:
+            return
+        self.closed = True
+        self._rw.close()
+        if self._ww is not None:
+            self._ww.close()
+        waiter = self._waiter
+        if waiter is not None:
+            self._engine.loop.run_callback(waiter.switch, None)
+        self._sock.close()
 
     def _set_interest(self, mask: int) -> None:
         self._interest = mask
@@ -144,12 +164,3 @@ class Watched:
 
     def _what(self) -> str:
         return "descriptor"
-
-    def _close_watchers(self) -> None:
-        self.closed = True
-        self._rw.close()
-        if self._ww is not None:
-            self._ww.close()
-        waiter = self._waiter
-        if waiter is not None:
-            self._engine.loop.run_callback(waiter.switch, None)

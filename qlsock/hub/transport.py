@@ -5,7 +5,7 @@ from __future__ import annotations
 import _socket
 import os
 import socket as _stdsocket
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from zope.interface import implementer
@@ -39,17 +39,10 @@ class StreamTransport(Watched):
     through the watchers in :class:`~qlsock.hub.readiness.Watched`.
     """
 
-    __slots__ = ("_sock",)
+    __slots__ = ()
 
     def __init__(self, engine: HubEngine, sock: _socket.socket) -> None:
-        super().__init__(engine, sock.fileno(), writable=True)
-        self._sock = sock
-
-    def fileno(self) -> int:
-        return -1 if self.closed else self._sock.fileno()
-
-    def start(self, callback: Callable[[int], Any]) -> None:
-        super().start(callback)
+        super().__init__(engine, sock, writable=True)
 
     def set_interest(self, read: bool, write: bool) -> None:
         self._set_interest((READ if read else 0) | (WRITE if write else 0))
@@ -76,12 +69,6 @@ class StreamTransport(Watched):
             return address_bytes(self._sock.getpeername())
         except OSError:
             return b""
-
-    def close(self) -> None:
-        if self.closed:
-            return
-        self._close_watchers()
-        self._sock.close()
 
     def _what(self) -> str:
         return "socket"
