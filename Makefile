@@ -18,14 +18,18 @@ demo: $(STAMP)
 	$(PY) examples/demo.py
 
 # The suite runs twice: plainly, then under gevent's monkey patching, which is
-# process-wide and so gets a process of its own.
+# process-wide and so gets a process of its own. Each run takes about a minute;
+# the outer limit only makes a run that somehow escapes pytest-timeout fail
+# instead of stalling.
+RUN_LIMIT := timeout --kill-after=10 600
+
 test: test-plain test-monkey
 
 test-plain: $(STAMP)
-	$(PY) -m pytest
+	$(RUN_LIMIT) $(PY) -m pytest
 
 test-monkey: $(STAMP)
-	QLSOCK_TEST_MONKEY=1 $(PY) -m gevent.monkey --module pytest
+	QLSOCK_TEST_MONKEY=1 $(RUN_LIMIT) $(PY) -m gevent.monkey --module pytest
 
 lint: $(STAMP)
 	$(PY) -m ruff check qlsock tests examples
