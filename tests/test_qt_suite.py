@@ -23,6 +23,58 @@ Abstract names are not files, so they get a per-test suffix.
 
 Run as a module (``python -m tests.test_qt_suite --server N`` / ``--client``), this
 file is the ``socketprocess`` helper.
+
+Qt test function → test here → how it was ported (all 40 of ``tst_qlocalsocket.cpp``):
+
+================================================  ========================================
+Qt test (data rows)                               port
+================================================  ========================================
+server_basic                                      ported
+server_connectionsCount                           ported
+socket_basic                                      ported; warning checked on the logger
+listen (null, close, no-close)                    ported; warning checked on the logger
+listenAndConnect (6 rows)                         adapted: ``waitForNewConnection`` returns
+                                                  ``(True, False)`` at once when pending
+listenAndConnectAbstractNamespace (4 rows)        ported; names get a per-test suffix
+listenAndConnectAbstractNamespaceTrailingZeros    ported; names get a per-test suffix
+connectWithOpen                                   ported
+connectWithOldOpen                                adapted: a subclass overriding ``open()``
+sendData (null, tst_localsocket)                  adapted: QTextStream → write/readLine
+readLine (8 rows)                                 adapted: 0 vs -1 read from ``state()``
+skip (3 rows)                                     ported
+readBufferOverflow                                ported
+simpleCommandProtocol1                            adapted: QDataStream → ``struct``
+simpleCommandProtocol2                            adapted: QDataStream → ``struct``
+fullPath                                          adapted: the per-test ``$TMPDIR``, not /tmp
+hitMaximumConnections (none, 1, 3)                ported
+setSocketDescriptor                               ported
+threadedConnection (1, 2, 5, 10, 20)              adapted: real OS threads, and greenlets
+processConnection (1, 2, 5, 30)                   adapted: QProcess → this module as
+                                                  ``socketprocess``; plus PySide6 rows
+longPath                                          ported; plus ``test_longPath_limit``
+                                                  (the 106/107-byte boundary)
+waitForDisconnect                                 ported
+waitForDisconnectByServer                         ported
+waitForReadyReadOnDisconnected                    ported
+delayedDisconnect                                 ported
+removeServer                                      ported
+recycleServer                                     ported
+recycleClientSocket                               ported
+multiConnect                                      ported
+writeOnlySocket                                   ported
+writeToClientAndDisconnect (1, 20 chunks)         ported
+writeToDisconnected                               ported
+debug                                             adapted: ``repr()`` of the enums
+bytesWrittenSignal                                adapted: real OS thread, and a greenlet
+syncDisconnectNotify                              adapted: ``delete`` → ``abort()``
+asyncDisconnectNotify                             adapted: ``delete`` → ``abort()``
+verifySocketOptions (user, group, other, all)     adapted: ``os.stat`` instead of QFile
+verifyListenWithDescriptor (4 rows)               adapted: sockets made with ``socket``
+serverBindingsAndProperties                       partial: the setter/getter round trip
+                                                  (no Qt property bindings in Python)
+socketBindings                                    partial: round trip, plus the warning
+                                                  when set while connected
+================================================  ========================================
 """
 
 from __future__ import annotations
