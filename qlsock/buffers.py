@@ -5,6 +5,9 @@ chunk hands it out as is; a read spanning chunks copies each byte once. The sear
 for ``\\n`` remembers how far it has looked, so ``canReadLine()`` polled after every
 arrival costs O(new bytes), not O(buffered bytes).
 
+During a transaction the bytes handed out are kept aside, so that a rollback can
+put them back in front.
+
 The write buffer keeps what ``write()`` was given (immutable bytes are not copied)
 and offers the head as a list for one gathering ``sendmsg``.
 """
@@ -21,13 +24,15 @@ _MAX_IOV = 64
 class ReadBuffer:
     """A FIFO of received bytes."""
 
-    __slots__ = ("_chunks", "_offset", "_scanned", "size")
+    __slots__ = ("_chunks", "_offset", "_scanned", "_taken", "size")
 
     def __init__(self) -> None:
         self._chunks: deque[bytes] = deque()
         self._offset = 0
         # Bytes at the front known to hold no b"\n".
         self._scanned = 0
+        # What was read since a transaction started (None: no transaction).
+        self._taken: list[bytes] | None = None
         self.size = 0
 
     def __len__(self) -> int:
@@ -37,7 +42,23 @@ class ReadBuffer:
         self._chunks.clear()
         self._offset = 0
         self._scanned = 0
+        self._taken = None
         self.size = 0
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._taken is not None
+
+    def start_transaction(self) -> None:
+        self._taken = []
+
+    def commit_transaction(self) -> None:
+        self._taken = None
+
+    def rollback_transaction(self) -> None:
+        taken, self._taken = self._taken, None
+        if taken:
+            self.prepend(b"".join(taken))
 
     def append(self, data: bytes) -> None:
         if data:
@@ -78,6 +99,8 @@ class ReadBuffer:
                         self._offset = offset + n
             if consume:
                 self._consumed(n)
+                if self._taken is not None:
+                    self._taken.append(out)
             return out
         pieces: list[bytes | memoryview] = []
         need = n
@@ -96,6 +119,8 @@ class ReadBuffer:
         out = b"".join(pieces)
         if consume:
             self._skip_unchecked(n)
+            if self._taken is not None:
+                self._taken.append(out)
         return out
 
     def read(self, n: int) -> bytes:
@@ -109,6 +134,8 @@ class ReadBuffer:
 
     def skip(self, n: int) -> int:
         n = min(max(n, 0), self.size)
+        if self._taken is not None:
+            self._taken.append(self._take(n, False))
         self._skip_unchecked(n)
         return n
 

@@ -263,6 +263,54 @@ class QIODevice:
             line = line[:-2] + b"\n"
         return line
 
+    def readLineInto(self, line: bytearray | None = None, maxSize: int = 0) -> bool:
+        """Read a line as :meth:`readLine` does, into the caller's *line*.
+
+        *line*'s contents are replaced by the line read (emptied when nothing was
+        buffered); with ``None`` the line is read and discarded. Returns True if
+        any bytes were read (Qt 6.9's ``readLineInto(QByteArray*, qint64)``).
+        """
+        if line is not None and not isinstance(line, bytearray):
+            raise TypeError("readLineInto() fills a bytearray (or None to discard), "
+                            f"not {type(line).__name__}")
+        data = self.readLine(maxSize)
+        if line is not None:
+            line[:] = data
+        return bool(data)
+
+    # -- transactions ----------------------------------------------------------------------
+
+    def startTransaction(self) -> None:
+        """Start keeping what is read, so :meth:`rollbackTransaction` can restore it.
+
+        The way to parse a message that may not have fully arrived: start, read,
+        and roll back if it is incomplete, or commit if it is whole.
+        """
+        self._check_thread()
+        if self._rbuf.in_transaction:
+            self._warn("startTransaction", "Called while transaction already in progress")
+            return
+        self._rbuf.start_transaction()
+
+    def commitTransaction(self) -> None:
+        """End the transaction; what was read is consumed."""
+        self._check_thread()
+        if not self._rbuf.in_transaction:
+            self._warn("commitTransaction", "Called while no transaction in progress")
+            return
+        self._rbuf.commit_transaction()
+
+    def rollbackTransaction(self) -> None:
+        """End the transaction; what was read since it started is readable again."""
+        self._check_thread()
+        if not self._rbuf.in_transaction:
+            self._warn("rollbackTransaction", "Called while no transaction in progress")
+            return
+        self._rbuf.rollback_transaction()
+
+    def isTransactionStarted(self) -> bool:
+        return self._rbuf.in_transaction
+
     def getChar(self) -> tuple[bool, bytes]:
         """``(True, b"x")`` for the next byte, ``(False, b"")`` when none.
 
@@ -281,6 +329,9 @@ class QIODevice:
         """Put one byte back in front of the read buffer."""
         data = _one_byte(char, "QIODevice.ungetChar()")
         if not self._check_readable("ungetChar"):
+            return
+        if self._rbuf.in_transaction:
+            self._warn("ungetChar", "Called while transaction is in progress")
             return
         self._rbuf.prepend(data)
 
