@@ -22,9 +22,14 @@ from .enums import OpenModeFlag, export_members
 from .interfaces import IIODevice
 from .signals import Signal
 
-__all__ = ["QIODevice", "coerce_mode", "coerce_size"]
+__all__ = ["MODE_READ", "MODE_TEXT", "MODE_WRITE", "QIODevice", "coerce_mode", "coerce_size"]
 
 _ALL_MODE_BITS = 0xFF
+# The open mode is kept as a plain int: IntFlag arithmetic costs a Python call
+# per operation on the data path. openMode() hands out the flag type.
+MODE_READ = int(OpenModeFlag.ReadOnly)
+MODE_WRITE = int(OpenModeFlag.WriteOnly)
+MODE_TEXT = int(OpenModeFlag.Text)
 
 
 def coerce_size(value: object, what: str) -> int:
@@ -84,7 +89,7 @@ class QIODevice:
 
     def __init__(self, parent: object = None) -> None:
         self._parent = parent
-        self._open_mode = OpenModeFlag.NotOpen
+        self._open_mode = 0
         self._error_string = ""
         self._rbuf = ReadBuffer()
 
@@ -106,7 +111,7 @@ class QIODevice:
     def _check_readable(self, function: str) -> bool:
         self._check_thread()
         mode = self._open_mode
-        if mode & OpenModeFlag.ReadOnly:
+        if mode & MODE_READ:
             return True
         self._warn(function, "WriteOnly device" if mode else "device not open")
         return False
@@ -119,7 +124,7 @@ class QIODevice:
 
     def open(self, mode: Any) -> bool:
         """Open with *mode*: buffers and the error string are reset."""
-        self._open_mode = coerce_mode(mode, "QIODevice.open()")
+        self._open_mode = int(coerce_mode(mode, "QIODevice.open()"))
         self._rbuf.clear()
         self._error_string = ""
         return True
@@ -129,30 +134,30 @@ class QIODevice:
         if not self._open_mode:
             return
         self.aboutToClose.emit()
-        self._open_mode = OpenModeFlag.NotOpen
+        self._open_mode = 0
         self._rbuf.clear()
 
     def isOpen(self) -> bool:
         return bool(self._open_mode)
 
     def isReadable(self) -> bool:
-        return bool(self._open_mode & OpenModeFlag.ReadOnly)
+        return bool(self._open_mode & MODE_READ)
 
     def isWritable(self) -> bool:
-        return bool(self._open_mode & OpenModeFlag.WriteOnly)
+        return bool(self._open_mode & MODE_WRITE)
 
     def openMode(self) -> OpenModeFlag:
-        return self._open_mode
+        return OpenModeFlag(self._open_mode)
 
     def setOpenMode(self, openMode: Any) -> None:
         """Change the mode flags of an open device (Qt's protected setter)."""
-        self._open_mode = coerce_mode(openMode, "QIODevice.setOpenMode()")
+        self._open_mode = int(coerce_mode(openMode, "QIODevice.setOpenMode()"))
 
     def isSequential(self) -> bool:
         return True
 
     def isTextModeEnabled(self) -> bool:
-        return bool(self._open_mode & OpenModeFlag.Text)
+        return bool(self._open_mode & MODE_TEXT)
 
     def setTextModeEnabled(self, enabled: bool) -> None:
         """Set or clear ``Text``; Qt ignores this (with a warning) when not open."""
@@ -161,9 +166,9 @@ class QIODevice:
                        "The device is not open")
             return
         if enabled:
-            self._open_mode |= OpenModeFlag.Text
+            self._open_mode |= MODE_TEXT
         else:
-            self._open_mode &= ~OpenModeFlag.Text
+            self._open_mode &= ~MODE_TEXT
 
     def errorString(self) -> str:
         """The last error's text; ``"Unknown error"`` when none was set (Qt)."""
@@ -185,7 +190,7 @@ class QIODevice:
         return not self._open_mode or not self._rbuf.size
 
     def canReadLine(self) -> bool:
-        return bool(self._open_mode & OpenModeFlag.ReadOnly) and self._rbuf.find_newline() >= 0
+        return bool(self._open_mode & MODE_READ) and self._rbuf.find_newline() >= 0
 
     def _read_size(self, maxlen: object, function: str) -> int:
         """A validated size for a read call, or -1 when it must return nothing.
@@ -213,7 +218,7 @@ class QIODevice:
         maxlen = self._read_size(maxlen, "read")
         if maxlen < 0:
             return b""
-        if self._open_mode & OpenModeFlag.Text:
+        if self._open_mode & MODE_TEXT:
             return self._read_text(maxlen)
         return self.readData(maxlen)
 
@@ -228,7 +233,7 @@ class QIODevice:
         """Every buffered byte."""
         if not self._check_readable("read"):
             return b""
-        if self._open_mode & OpenModeFlag.Text:
+        if self._open_mode & MODE_TEXT:
             return self._read_text(self._rbuf.size)
         return self.readData(self._rbuf.size)
 
@@ -237,7 +242,7 @@ class QIODevice:
         maxlen = self._read_size(maxlen, "peek")
         if maxlen < 0:
             return b""
-        if self._open_mode & OpenModeFlag.Text:
+        if self._open_mode & MODE_TEXT:
             return self._rbuf.peek(self._rbuf.size).replace(b"\r", b"")[:maxlen]
         return self._rbuf.peek(maxlen)
 
@@ -259,7 +264,7 @@ class QIODevice:
         newline = self._rbuf.find_newline(limit)
         count = limit if newline < 0 else newline + 1
         line = self.readData(count)
-        if self._open_mode & OpenModeFlag.Text and line.endswith(b"\r\n"):
+        if self._open_mode & MODE_TEXT and line.endswith(b"\r\n"):
             line = line[:-2] + b"\n"
         return line
 
@@ -320,7 +325,7 @@ class QIODevice:
             return (False, b"")
         while self._rbuf.size:
             byte = self.readData(1)
-            if byte == b"\r" and self._open_mode & OpenModeFlag.Text:
+            if byte == b"\r" and self._open_mode & MODE_TEXT:
                 continue
             return (True, byte)
         return (False, b"")
@@ -433,7 +438,7 @@ class QIODevice:
                     f"write() takes bytes-like data, not {type(data).__name__}"
                 ) from None
         mode = self._open_mode
-        if not mode & OpenModeFlag.WriteOnly:
+        if not mode & MODE_WRITE:
             self._warn("write", "ReadOnly device" if mode else "device not open")
             return -1
         return self.writeData(payload)

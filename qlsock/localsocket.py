@@ -32,8 +32,8 @@ from .enums import (
 )
 from .errors import connect_error, local_socket_text, stream_error
 from .hub import current_engine
-from .interfaces import READ, WRITE, ILocalSocket, IStreamTransport
-from .iodevice import QIODevice, coerce_mode, coerce_size
+from .interfaces import READ, ILocalSocket, IStreamTransport
+from .iodevice import MODE_READ, QIODevice, coerce_mode, coerce_size
 from .naming import (
     NameProblem,
     abstract_address,
@@ -363,7 +363,7 @@ class QLocalSocket(QIODevice):
         total = 0
         limit = self._read_buffer_size
         rbuf = self._rbuf
-        keep = bool(self._open_mode & OpenModeFlag.ReadOnly)
+        keep = bool(self._open_mode & MODE_READ)
         while True:
             size = _RECV_SIZE
             if limit:
@@ -459,7 +459,10 @@ class QLocalSocket(QIODevice):
             return
         if events & READ and self._state is _CONNECTED and not self._reading_paused:
             self._read_step(transport)
-        if events & WRITE and self._transport is transport and self._wbuf.size:
+        # Also flush what the slots just wrote: the hub would find the descriptor
+        # writable on its next iteration anyway, and a reply then costs no extra
+        # loop iteration (write() itself still never sends).
+        if self._transport is transport and self._wbuf.size:
             self._write_step(transport)
         if self._transport is transport:
             self._update_interest()

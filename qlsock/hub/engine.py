@@ -57,7 +57,7 @@ class HubEngine:
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
         self.loop = hub.loop
-        self.dispatcher = Dispatcher()
+        self.dispatcher = Dispatcher(hub)
         self.thread_name = threading.current_thread().name
 
     def check_thread(self) -> None:
