@@ -254,11 +254,14 @@ class QIODevice:
         ``b""``. Without a ``\\n`` the buffered part of the line is returned. In
         text mode a trailing ``\\r\\n`` becomes ``\\n``.
         """
-        maxlen = self._read_size(maxlen, "readLine")
+        return self._read_line(maxlen, "readLine")
+
+    def _read_line(self, maxlen: object, function: str) -> bytes:
+        maxlen = self._read_size(maxlen, function)
         if maxlen < 0:
             return b""
         if maxlen == 1:
-            self._warn("readLine", "Called with maxSize < 2")
+            self._warn(function, "Called with maxSize < 2")
             return b""
         limit = self._rbuf.size if maxlen == 0 else min(maxlen - 1, self._rbuf.size)
         newline = self._rbuf.find_newline(limit)
@@ -278,7 +281,7 @@ class QIODevice:
         if line is not None and not isinstance(line, bytearray):
             raise TypeError("readLineInto() fills a bytearray (or None to discard), "
                             f"not {type(line).__name__}")
-        data = self.readLine(maxSize)
+        data = self._read_line(maxSize, "readLineInto")
         if line is not None:
             line[:] = data
         return bool(data)
