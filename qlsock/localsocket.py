@@ -52,6 +52,8 @@ _CONNECTED = LocalSocketState.ConnectedState
 _CLOSING = LocalSocketState.ClosingState
 
 _RECV_SIZE = 65536
+#: How many times one delivery sends what its slots keep writing.
+_FLUSH_ROUNDS = 8
 #: Qt's QT_CONNECT_TIMEOUT: how long a connect keeps retrying a full backlog.
 CONNECT_TIMEOUT = 30.0
 _ABSTRACT_OK = sys.platform.startswith("linux")
@@ -461,9 +463,13 @@ class QLocalSocket(QIODevice):
             self._read_step(transport)
         # Also flush what the slots just wrote: the hub would find the descriptor
         # writable on its next iteration anyway, and a reply then costs no extra
-        # loop iteration (write() itself still never sends).
-        if self._transport is transport and self._wbuf.size:
-            self._write_step(transport)
+        # loop iteration (write() itself still never sends). A bytesWritten slot
+        # that refills the buffer is served again while the kernel takes more,
+        # a bounded number of times so that other greenlets still get their turn.
+        for _ in range(_FLUSH_ROUNDS):
+            if self._transport is not transport or not self._wbuf.size \
+                    or self._write_step(transport) <= 0:
+                break
         if self._transport is transport:
             self._update_interest()
 
