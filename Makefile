@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Qt (the interop peer) runs headless.
 export QT_QPA_PLATFORM := offscreen
 
-.PHONY: demo test test-plain test-monkey lint clean
+.PHONY: demo test test-plain test-monkey lint clean bench bench-quick bench-scaling
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,25 @@ test-plain: $(STAMP)
 
 test-monkey: $(STAMP)
 	QLSOCK_TEST_MONKEY=1 $(RUN_LIMIT) $(PY) -m gevent.monkey --module pytest
+
+# Benchmarks (benchmarks/, docs/benchmarks.md): the `bench` extra (matplotlib, uvloop)
+# and `test` (PySide6, one of the rows) go into the same .venv, behind a stamp of
+# their own. BENCH_ARGS passes options to the driver, e.g. BENCH_ARGS='--reps 9'.
+BENCH_STAMP := $(VENV)/.installed-bench
+BENCH := $(PY) -m benchmarks.run
+
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(PY) -m pip install --quiet -e '.[test,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(BENCH) $(BENCH_ARGS)
+
+bench-quick: $(BENCH_STAMP)
+	$(BENCH) --quick $(BENCH_ARGS)
+
+bench-scaling: $(BENCH_STAMP)
+	$(BENCH) --scaling $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check qlsock tests examples
