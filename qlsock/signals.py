@@ -45,7 +45,8 @@ def _arity(slot: Callable[..., Any]) -> int | None:
     if code is not None and type(func).__name__ == "function":
         if code.co_flags & _CO_VARARGS:
             return None
-        return code.co_argcount - (1 if func is not slot else 0)
+        count: int = code.co_argcount
+        return count - (1 if func is not slot else 0)
     try:
         sig = inspect.signature(slot)
     except (TypeError, ValueError):
