@@ -65,6 +65,20 @@ def timeout_seconds(msecs: object, what: str) -> float | None:
     return None if value < 0 else value / 1000.0
 
 
+class _Attempt:
+    """One connectToServer() call. Anything that starts another attempt, or ends
+    this one (abort, close, a new connect from a slot), replaces the socket's
+    current attempt, so a pending retry sees it is no longer wanted."""
+
+    __slots__ = ("address", "deadline", "full", "mode")
+
+    def __init__(self, mode: OpenModeFlag) -> None:
+        self.mode = mode
+        self.address = b""
+        self.full = ""
+        self.deadline = 0.0
+
+
 def _error_getter(sock: QLocalSocket) -> LocalSocketError:
     """The last error (``QLocalSocket::error()``)."""
     return sock._error
@@ -109,7 +123,7 @@ class QLocalSocket(QIODevice):
         self._inner_open = False
         self._in_ready_read = False
         self._in_bytes_written = False
-        self._connect_target: tuple[Any, ...] | None = None
+        self._attempt: _Attempt | None = None
 
     def __repr__(self) -> str:
         name = self._full_server_name or self._server_name
@@ -210,6 +224,9 @@ class QLocalSocket(QIODevice):
         if isinstance(name, int):
             openMode, name = name, None
         mode = coerce_mode(openMode, "QLocalSocket.connectToServer()")
+        if not mode & OpenModeFlag.ReadWrite:
+            raise ValueError("connectToServer(): the open mode must include ReadOnly "
+                             f"and/or WriteOnly, not {mode!r}")
         if name is not None:
             self.setServerName(name)
         self._engine.check_thread()
@@ -221,10 +238,9 @@ class QLocalSocket(QIODevice):
         if self._state is _CLOSING:
             self._drop_transport()
         self._error_string = ""
-        target: tuple[Any, ...] = (mode,)
-        self._connect_target = target
+        attempt = self._attempt = _Attempt(mode)
         self._set_state(_CONNECTING)
-        if self._connect_target is not target:
+        if self._attempt is not attempt:
             return
         name = self._server_name
         if not name:
@@ -240,55 +256,51 @@ class QLocalSocket(QIODevice):
         except NameProblem as exc:
             self._connect_failed(LocalSocketError.ServerNotFoundError, detail=str(exc))
             return
-        if not mode & OpenModeFlag.ReadWrite:
-            mode |= OpenModeFlag.ReadWrite
-        target = (address, full, mode, time.monotonic() + CONNECT_TIMEOUT)
-        self._connect_target = target
-        if not self._try_connect(target):
-            self._engine.spawn(self._retry_connect, target)
+        attempt.address, attempt.full = address, full
+        attempt.deadline = time.monotonic() + CONNECT_TIMEOUT
+        if not self._try_connect(attempt):
+            self._engine.spawn(self._retry_connect, attempt)
 
     def open(self, mode: Any = OpenModeFlag.ReadWrite) -> bool:
         """``connectToServer(mode)``, then whether the device is open."""
         self.connectToServer(mode)
         return self.isOpen()
 
-    def _try_connect(self, target: tuple[Any, ...]) -> bool:
-        """One connect attempt; False only when the backlog was full (try again)."""
-        address, full, mode, deadline = target
-        if self._connect_target is not target or self._state is not _CONNECTING:
+    def _try_connect(self, attempt: _Attempt) -> bool:
+        """One connect(2); False only when the backlog was full (try again)."""
+        if self._attempt is not attempt or self._state is not _CONNECTING:
             return True
         try:
-            transport = self._engine.connect(address)
+            transport = self._engine.connect(attempt.address)
         except OSError as exc:
             code = connect_error(exc.errno or 0)
             if code is None:
-                if time.monotonic() < deadline:
+                if time.monotonic() < attempt.deadline:
                     return False
                 self._connect_failed(LocalSocketError.SocketTimeoutError,
                                      detail="the server's backlog stayed full")
                 return True
             self._connect_failed(code, err=exc.errno or 0)
             return True
-        self._connect_target = None
+        self._attempt = None
         self._attach(transport)
-        self._full_server_name = full
+        self._full_server_name = attempt.full
         self._set_state(_CONNECTED)
         if self._transport is not transport:
             return True
-        QIODevice.open(self, mode)
+        QIODevice.open(self, attempt.mode)
         self._update_interest()
         self.connected.emit()
         return True
 
-    def _retry_connect(self, target: tuple[Any, ...]) -> None:
+    def _retry_connect(self, attempt: _Attempt) -> None:
         delay = 0.001
-        deadline = target[3]
-        while not self._try_connect(target):
-            self._engine.sleep(max(min(delay, deadline - time.monotonic()), 0.0))
+        while not self._try_connect(attempt):
+            self._engine.sleep(max(min(delay, attempt.deadline - time.monotonic()), 0.0))
             delay = min(delay * 2, 0.05)
 
     def _connect_failed(self, code: LocalSocketError, err: int = 0, detail: str = "") -> None:
-        self._connect_target = None
+        self._attempt = None
         self._set_error(code, "QLocalSocket::connectToServer", err, detail)
         self.errorOccurred.emit(code)
         if self._state is not _CONNECTING:
@@ -311,8 +323,8 @@ class QLocalSocket(QIODevice):
         deadline = None if timeout is None else time.monotonic() + timeout
         delay = 0.001
         while self._state is _CONNECTING:
-            target = self._connect_target
-            if target is None or self._try_connect(target):
+            attempt = self._attempt
+            if attempt is None or self._try_connect(attempt):
                 break
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
@@ -554,7 +566,7 @@ class QLocalSocket(QIODevice):
         """``aboutToClose``, close the device, then disconnect as
         :meth:`disconnectFromServer` does (buffered writes still drain)."""
         self._engine.check_thread()
-        self._connect_target = None
+        self._attempt = None
         QIODevice.close(self)
         self._inner_open = False
         if self._state is _CONNECTED:
@@ -570,7 +582,7 @@ class QLocalSocket(QIODevice):
         ``disconnected`` (if it was connected), then ``aboutToClose`` last.
         """
         self._engine.check_thread()
-        self._connect_target = None
+        self._attempt = None
         previous = self._state
         self._drop_transport()
         self._inner_open = False
@@ -598,7 +610,7 @@ class QLocalSocket(QIODevice):
         state = LocalSocketState(coerce_size(socketState, "QLocalSocket.setSocketDescriptor()"))
         mode = coerce_mode(openMode, "QLocalSocket.setSocketDescriptor()")
         self._engine.check_thread()
-        self._connect_target = None
+        self._attempt = None
         self._drop_transport()
         QIODevice.open(self, mode)
         self._state = state
