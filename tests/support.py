@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import gevent
 from gevent.event import Event
 
-from qlsock import QLocalServer, QLocalSocket
+from qlsock import QIODevice, QLocalServer, QLocalSocket
 
 #: QTestLib's default for QTRY_* and QSignalSpy::wait.
 DEFAULT_WAIT_MS = 5000
@@ -147,3 +147,140 @@ class LocalSocket(QLocalSocket):
 
     def _on_ready_read(self) -> None:
         self._check(self.bytesAvailable() > 0, "readyRead with nothing available")
+
+
+def check_helpers(*objs: object) -> None:
+    """No invariant failures recorded by the support classes' slots."""
+    for obj in objs:
+        assert getattr(obj, "failures", []) == [], obj
+
+
+def connect_to(name: str) -> LocalSocket:
+    """A LocalSocket connected to *name* (asserted Connected right after the call)."""
+    sock = LocalSocket()
+    sock.connectToServer(name)
+    assert sock.state() == QLocalSocket.ConnectedState, sock.errorString()
+    return sock
+
+
+class Reader:
+    """Reads everything in a readyRead slot; notes what had arrived at ``disconnected``."""
+
+    def __init__(self, sock: QLocalSocket) -> None:
+        self.sock = sock
+        self.log = EventLog(sock, "readyRead", "errorOccurred", "stateChanged",
+                            "readChannelFinished", "disconnected")
+        self.data = bytearray(sock.readAll())
+        self.at_disconnected = -1
+        self.available_at_disconnected = -1
+        sock.readyRead.connect(self._read)
+        sock.disconnected.connect(self._disconnected)
+
+    def _read(self) -> None:
+        self.data += self.sock.readAll()
+
+    def _disconnected(self) -> None:
+        self.at_disconnected = len(self.data)
+        self.available_at_disconnected = self.sock.bytesAvailable()
+
+    @property
+    def finished(self) -> bool:
+        return self.at_disconnected >= 0
+
+
+def send_now(peer: QLocalSocket, data: bytes) -> None:
+    """Write *data* on *peer* and hand all of it to the kernel before returning."""
+    assert peer.write(data) == len(data)
+    assert peer.flush()
+    assert peer.bytesToWrite() == 0
+
+
+def feed(client: QLocalSocket, peer: QLocalSocket, data: bytes) -> None:
+    """Send *data* from *peer*; return once *client* has buffered all of it."""
+    before = client.bytesAvailable()
+    send_now(peer, data)
+    while client.bytesAvailable() < before + len(data):
+        assert client.waitForReadyRead(DEFAULT_WAIT_MS), client.errorString()
+
+
+def listening(name: str, options: Any = None, backlog: int | None = None,
+              max_pending: int | None = None,
+              server_class: type[LocalServer] = LocalServer) -> LocalServer:
+    """A new *server_class* listening on *name*; each setting not None is applied first."""
+    server = server_class()
+    if options is not None:
+        server.setSocketOptions(options)
+    if backlog is not None:
+        server.setListenBacklogSize(backlog)
+    if max_pending is not None:
+        server.setMaxPendingConnections(max_pending)
+    assert server.listen(name), server.errorString()
+    return server
+
+
+class Harness:
+    """The servers and sockets of one test, aborted and closed at teardown.
+
+    ``teardown()`` returns the invariant failures the LocalSockets recorded (and the
+    LocalServers too, with ``check_servers``); :func:`torn_down` makes a fixture of it.
+    """
+
+    #: The class ``server()`` makes.
+    server_class: type[LocalServer] = LocalServer
+    #: Whether ``teardown()`` reports LocalServer failures as well as LocalSocket ones.
+    check_servers = False
+
+    def __init__(self) -> None:
+        self.servers: list[QLocalServer] = []
+        self.sockets: list[QLocalSocket] = []
+
+    def server(self, name: str, options: Any = None, backlog: int | None = None,
+               max_pending: int | None = None) -> LocalServer:
+        server = listening(name, options, backlog, max_pending, self.server_class)
+        self.servers.append(server)
+        return server
+
+    def client(self) -> LocalSocket:
+        client = LocalSocket()
+        self.sockets.append(client)
+        return client
+
+    def track(self, sock: QLocalSocket) -> QLocalSocket:
+        self.sockets.append(sock)
+        return sock
+
+    def accept(self, server: QLocalServer) -> QLocalSocket:
+        assert server.waitForNewConnection(DEFAULT_WAIT_MS) == (True, False)
+        conn = server.nextPendingConnection()
+        assert conn is not None
+        return self.track(conn)
+
+    def connection(self, name: str, mode: Any = QIODevice.ReadWrite
+                   ) -> tuple[LocalServer, LocalSocket, QLocalSocket]:
+        """A listening server, a client connected with *mode* and the server side of it."""
+        server = self.server(name)
+        client = self.client()
+        client.connectToServer(name, mode)
+        assert client.state() == QLocalSocket.ConnectedState, client.errorString()
+        return server, client, self.accept(server)
+
+    def teardown(self) -> list[str]:
+        failures = [f for s in self.sockets if isinstance(s, LocalSocket) for f in s.failures]
+        if self.check_servers:
+            failures += [f for s in self.servers if isinstance(s, LocalServer)
+                         for f in s.failures]
+        for sock in self.sockets:
+            sock.abort()
+        for server in self.servers:
+            server.close()
+        return failures
+
+
+H = TypeVar("H", bound=Harness)
+
+
+def torn_down(harness: H) -> Iterator[H]:
+    """A fixture's body: yield *harness*, then tear it down; LocalSocket invariants asserted."""
+    yield harness
+    failures = harness.teardown()
+    assert failures == [], f"LocalSocket slot invariants violated: {failures}"

@@ -55,30 +55,32 @@ process's pid and the test's ``$TMPDIR`` basename.
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import json
 import os
 import random
 import stat
 import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
-import gevent
 import pytest
-from gevent import subprocess
 
 from qlsock import QLocalServer, QLocalSocket
 
-from .support import SOCKET_SIGNALS, EventLog, LocalServer, LocalSocket, qtry
+from .peers.process import QT_PEER, WAIT_MS, Spawn, accept_one, spawner
+from .support import (
+    SOCKET_SIGNALS,
+    EventLog,
+    LocalServer,
+    LocalSocket,
+    Reader,
+    check_helpers,
+    connect_to,
+    listening,
+    qtry,
+)
 
-QT_PEER = str(Path(__file__).resolve().parent / "peers" / "qt_peer.py")
-PROJECT_ROOT = str(Path(__file__).resolve().parent.parent)
-
-#: Longest single wait, in ms and s (the peers' own waits are as long or longer).
-WAIT_MS = 20000
-WAIT_S = WAIT_MS / 1000
 KiB = 1024
 MiB = 1024 * KiB
 
@@ -112,135 +114,14 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def check_helpers(*objs: object) -> None:
-    """No invariant failures recorded by the support classes' slots."""
-    for obj in objs:
-        assert getattr(obj, "failures", []) == [], obj
-
-
 # -- child processes ---------------------------------------------------------------------
-
-
-class Peer:
-    """``qt_peer.py`` in a child process, with a stdin pipe for commands.
-
-    Every wait on it yields only this greenlet; a timeout fails the test with the
-    child's whole transcript.
-    """
-
-    def __init__(self, args: tuple[str, ...], env: dict[str, str], cwd: str) -> None:
-        self.argv = [sys.executable, QT_PEER, *args]
-        self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, env=env, cwd=cwd)
-        self.lines: list[str] = []
-        self.stdout = ""
-        self.stderr = ""
-        self.done = False
-
-    def transcript(self) -> str:
-        return (f"\n--- qt_peer.py {' '.join(self.argv[2:])} (exit code {self.proc.returncode})"
-                f"\n--- stdout:\n{''.join(self.lines)}{self.stdout}"
-                f"--- stderr:\n{self.stderr}")
-
-    def readline(self, timeout: float = WAIT_S) -> str:
-        """The next stdout line without its newline; a timeout or EOF fails the test."""
-        assert self.proc.stdout is not None
-        try:
-            with gevent.Timeout(timeout):
-                line = self.proc.stdout.readline()
-        except gevent.Timeout:
-            self.reap()
-            pytest.fail(f"no output line within {timeout} s{self.transcript()}")
-        if not line:
-            self.finish()
-            pytest.fail(f"the peer ended its output early{self.transcript()}")
-        self.lines.append(line)
-        return line.rstrip("\n")
-
-    def expect(self, prefix: str) -> str:
-        """Read lines up to the next one starting with ``prefix + " "``; the rest of it."""
-        while True:
-            line = self.readline()
-            if line == prefix or line.startswith(prefix + " "):
-                return line[len(prefix) + 1:]
-
-    def expect_json(self, prefix: str) -> Any:
-        return json.loads(self.expect(prefix))
-
-    def ready(self, count: int = 1) -> list[str]:
-        """The fullServerName of each of *count* listening servers (``READY`` lines)."""
-        names = []
-        for _ in range(count):
-            line = self.readline()
-            if not line.startswith("READY "):
-                self.finish()
-                pytest.fail(f"the peer did not start listening{self.transcript()}")
-            names.append(line[len("READY "):])
-        return names
-
-    def send(self, command: str) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(command + "\n")
-        self.proc.stdin.flush()
-
-    def finish(self, timeout: float = WAIT_S) -> int:
-        """Close stdin and wait for the exit (cooperatively); a hang fails the test."""
-        if not self.done:
-            try:
-                out, err = self.proc.communicate(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                out, err = self.proc.communicate()
-                self._store(out, err)
-                pytest.fail(f"the peer did not finish within {timeout} s{self.transcript()}")
-            self._store(out, err)
-        return self.proc.returncode
-
-    def _store(self, out: str | None, err: str | None) -> None:
-        self.stdout, self.stderr, self.done = out or "", err or "", True
-
-    def result(self, timeout: float = WAIT_S) -> dict[str, Any]:
-        """Exit code 0 and the one ``RESULT`` line, parsed."""
-        code = self.finish(timeout)
-        assert code == 0, self.transcript()
-        found = [line for line in (''.join(self.lines) + self.stdout).splitlines()
-                 if line.startswith("RESULT ")]
-        assert len(found) == 1, self.transcript()
-        return dict(json.loads(found[0][len("RESULT "):]))
-
-    def reap(self) -> None:
-        """Kill the child if it still runs and collect it (teardown)."""
-        if self.done:
-            return
-        if self.proc.poll() is None:
-            self.proc.kill()
-        try:
-            self.finish(5)
-        except (Exception, pytest.fail.Exception):  # the test has failed; don't mask it
-            pass
-
-
-Spawn = Callable[..., Peer]
 
 
 @pytest.fixture
 def spawn(tmpdir_env: str) -> Iterator[Spawn]:
     """Start ``qt_peer.py`` with this test's $TMPDIR, cwd and headless Qt; reaped after."""
-    started: list[Peer] = []
-
-    def start(*args: object) -> Peer:
-        env = dict(os.environ)
-        env["TMPDIR"] = os.environ["TMPDIR"]
-        env["QT_QPA_PLATFORM"] = "offscreen"
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [PROJECT_ROOT,
-                                                          os.environ.get("PYTHONPATH")]))
-        peer = Peer(tuple(str(a) for a in args), env, os.getcwd())
-        started.append(peer)
-        return peer
-
-    yield start
-    for peer in started:
-        peer.reap()
+    with spawner() as start:
+        yield functools.partial(start, QT_PEER)
 
 
 @pytest.fixture
@@ -285,13 +166,7 @@ class EchoService:
 
     def listen(self, name: str, options: Any = 0, backlog: int | None = None,
                max_pending: int | None = None) -> LocalServer:
-        server = LocalServer()
-        server.setSocketOptions(options)
-        if backlog is not None:
-            server.setListenBacklogSize(backlog)
-        if max_pending is not None:
-            server.setMaxPendingConnections(max_pending)
-        assert server.listen(name), server.errorString()
+        server = listening(name, options, backlog, max_pending)
         index = len(self.servers)
         server.newConnection.connect(lambda: self._take(index))
         self.servers.append(server)
@@ -345,21 +220,6 @@ def echo_all(clients: list[EchoClient]) -> None:
         client.sock.disconnectFromServer()
     assert qtry(lambda: all(c.sock.state() == UNCONNECTED for c in clients), WAIT_MS)
     check_helpers(*(c.sock for c in clients))
-
-
-def connect_to(name: str) -> LocalSocket:
-    sock = LocalSocket()
-    sock.connectToServer(name)
-    assert sock.state() == CONNECTED, sock.errorString()
-    return sock
-
-
-def accept_one(server: QLocalServer, peer: Peer) -> QLocalSocket:
-    ok, timed_out = server.waitForNewConnection(WAIT_MS)
-    sock = server.nextPendingConnection()
-    assert (ok, timed_out) == (True, False), peer.transcript()
-    assert sock is not None
-    return sock
 
 
 def write_in_chunks(sock: QLocalSocket, data: bytes, chunks: list[int], flush: bool) -> None:
@@ -433,31 +293,6 @@ def test_chunked_data_both_ways(spawn: Spawn, qt_role: str, size: int) -> None:
 
 BIG = 16 * MiB
 CLOSE_CALLS = ["disconnectFromServer", "close"]
-
-
-class Reader:
-    """Reads everything in a readyRead slot; notes what had arrived at ``disconnected``."""
-
-    def __init__(self, sock: QLocalSocket) -> None:
-        self.sock = sock
-        self.log = EventLog(sock, "readyRead", "errorOccurred", "stateChanged",
-                            "readChannelFinished", "disconnected")
-        self.data = bytearray(sock.readAll())
-        self.at_disconnected = -1
-        self.available_at_disconnected = -1
-        sock.readyRead.connect(self._read)
-        sock.disconnected.connect(self._disconnected)
-
-    def _read(self) -> None:
-        self.data += self.sock.readAll()
-
-    def _disconnected(self) -> None:
-        self.at_disconnected = len(self.data)
-        self.available_at_disconnected = self.sock.bytesAvailable()
-
-    @property
-    def finished(self) -> bool:
-        return self.at_disconnected >= 0
 
 
 @pytest.mark.parametrize("close_with", CLOSE_CALLS)

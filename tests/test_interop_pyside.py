@@ -42,36 +42,40 @@ stdout: ``READY <fullServerName>`` once a server listens, ``RESULT <json>`` at t
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import random
 import stat
-import sys
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
+from collections.abc import Iterator
 
 import gevent
 import gevent.monkey
 import pytest
-from gevent import subprocess
 
 from qlsock import QLocalSocket
 
-from .support import SOCKET_SIGNALS, EventLog, LocalServer, LocalSocket, qtry
+from .peers.process import (
+    QLSOCK_PEER,
+    QT_PEER,
+    WAIT_MS,
+    WAIT_S,
+    Peer,
+    Spawn,
+    accept_one,
+    spawner,
+)
+from .support import (
+    SOCKET_SIGNALS,
+    EventLog,
+    LocalServer,
+    Reader,
+    check_helpers,
+    connect_to,
+    qtry,
+)
 
-PEERS_DIR = Path(__file__).resolve().parent / "peers"
-QT_PEER = str(PEERS_DIR / "qt_peer.py")
-QLSOCK_PEER = str(PEERS_DIR / "qlsock_peer.py")
 PEERS = {"qt": QT_PEER, "qlsock": QLSOCK_PEER}
-PROJECT_ROOT = str(Path(__file__).resolve().parent.parent)
-
-#: Longest single wait, in ms and s; the peers use the same bound.
-WAIT_MS = 20000
-WAIT_S = WAIT_MS / 1000
 MiB = 1024 * 1024
 
-CONNECTED = QLocalSocket.ConnectedState
 CLOSING = QLocalSocket.ClosingState
 UNCONNECTED = QLocalSocket.UnconnectedState
 PEER_CLOSED = QLocalSocket.PeerClosedError
@@ -89,109 +93,11 @@ def sha256(data: bytes) -> str:
 # -- child processes ---------------------------------------------------------------------
 
 
-class Peer:
-    """A peer program in a child process; waiting on it only yields this greenlet."""
-
-    def __init__(self, program: str, args: tuple[str, ...], env: dict[str, str],
-                 cwd: str) -> None:
-        self.argv = [sys.executable, program, *args]
-        self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, env=env, cwd=cwd)
-        self.lines: list[str] = []
-        self.stdout = ""
-        self.stderr = ""
-        self.done = False
-
-    def transcript(self) -> str:
-        """Everything known about the child, for assertion messages."""
-        name = Path(self.argv[1]).name
-        return (f"\n--- {name} {' '.join(self.argv[2:])} (exit code {self.proc.returncode})"
-                f"\n--- stdout:\n{''.join(self.lines)}{self.stdout}"
-                f"--- stderr:\n{self.stderr}")
-
-    def readline(self, timeout: float = WAIT_S) -> str:
-        """The next stdout line without its newline; fails the test on a timeout."""
-        assert self.proc.stdout is not None
-        try:
-            with gevent.Timeout(timeout):
-                line = self.proc.stdout.readline()
-        except gevent.Timeout:
-            self.reap()
-            pytest.fail(f"no output line within {timeout} s{self.transcript()}")
-        self.lines.append(line)
-        return line.rstrip("\n")
-
-    def wait_ready(self) -> str:
-        """Wait for a listening server's ``READY <fullServerName>`` line."""
-        line = self.readline()
-        if not line.startswith("READY "):
-            self.finish()
-            pytest.fail(f"the peer did not start listening{self.transcript()}")
-        return line[len("READY "):]
-
-    def finish(self, timeout: float = WAIT_S) -> int:
-        """Wait for the exit (cooperatively); the exit code. A hang fails the test."""
-        if not self.done:
-            try:
-                out, err = self.proc.communicate(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                out, err = self.proc.communicate()
-                self._store(out, err)
-                pytest.fail(f"the peer did not finish within {timeout} s{self.transcript()}")
-            self._store(out, err)
-        return self.proc.returncode
-
-    def _store(self, out: str | None, err: str | None) -> None:
-        self.stdout, self.stderr, self.done = out or "", err or "", True
-
-    def result(self, timeout: float = WAIT_S) -> dict[str, Any]:
-        """Exit code 0 and the ``RESULT`` line, parsed."""
-        code = self.finish(timeout)
-        assert code == 0, self.transcript()
-        found = [line for line in (''.join(self.lines) + self.stdout).splitlines()
-                 if line.startswith("RESULT ")]
-        assert len(found) == 1, self.transcript()
-        return dict(json.loads(found[0][len("RESULT "):]))
-
-    def reap(self) -> None:
-        """Kill the child if it still runs and collect it (test teardown)."""
-        if self.done:
-            return
-        if self.proc.poll() is None:
-            self.proc.kill()
-        try:
-            self.finish(5)
-        except (Exception, pytest.fail.Exception):  # the test has failed; don't mask it
-            pass
-
-
-def peer_env(tmpdir: str) -> dict[str, str]:
-    """The child's environment: ours, with *tmpdir*, headless Qt and this checkout."""
-    env = dict(os.environ)
-    env["TMPDIR"] = tmpdir
-    env["QT_QPA_PLATFORM"] = "offscreen"
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [PROJECT_ROOT, env.get("PYTHONPATH")]))
-    return env
-
-
-Spawn = Callable[..., Peer]
-
-
 @pytest.fixture
 def spawn(tmpdir_env: str) -> Iterator[Spawn]:
     """Start peer programs with this test's $TMPDIR and cwd; reaped at teardown."""
-    started: list[Peer] = []
-
-    def start(program: str, *args: object) -> Peer:
-        peer = Peer(program, tuple(str(a) for a in args),
-                    peer_env(os.environ["TMPDIR"]), os.getcwd())
-        started.append(peer)
-        return peer
-
-    yield start
-    for peer in started:
-        peer.reap()
+    with spawner() as start:
+        yield start
 
 
 # -- the qlsock end in this process ------------------------------------------------------
@@ -208,17 +114,10 @@ def pair_with_qt(spawn: Spawn, qt_role: str, name: str,
         server = LocalServer()
         assert server.listen(name), server.errorString()
         peer = spawn(QT_PEER, *qt_args)
-        ok, timed_out = server.waitForNewConnection(WAIT_MS)
-        sock = server.nextPendingConnection()
-        assert (ok, timed_out) == (True, False), peer.transcript()
-        assert sock is not None
-        return peer, sock, server, server.fullServerName()
+        return peer, accept_one(server, peer), server, server.fullServerName()
     peer = spawn(QT_PEER, *qt_args)
-    full = peer.wait_ready()
-    client = LocalSocket()
-    client.connectToServer(name)
-    assert client.state() == CONNECTED, client.errorString()
-    return peer, client, None, full
+    full = peer.ready()[0]
+    return peer, connect_to(name), None, full
 
 
 def exchange(sock: QLocalSocket, size: int, seed: int) -> bytes:
@@ -240,12 +139,6 @@ def wait_peer_close(sock: QLocalSocket) -> None:
     if sock.state() != UNCONNECTED:
         assert sock.waitForDisconnected(WAIT_MS), sock.errorString()
     assert sock.state() == UNCONNECTED
-
-
-def check_helpers(*objs: object) -> None:
-    """No invariant failures recorded by the support classes' slots."""
-    for obj in objs:
-        assert getattr(obj, "failures", []) == [], obj
 
 
 # -- processConnection -------------------------------------------------------------------
@@ -335,7 +228,7 @@ def test_standalone_programs_exchange(spawn: Spawn, tmpdir_env: str, qlsock_role
     common = ("--name", "duo", "--size", size)
     server = spawn(programs["server"], "--exchange", "server", *common,
                    "--seed", 11, "--peer-seed", 22)
-    full = server.wait_ready()
+    full = server.ready()[0]
     client = spawn(programs["client"], "--exchange", "client", *common,
                    "--seed", 22, "--peer-seed", 11)
     client_result, server_result = client.result(), server.result()
@@ -354,31 +247,6 @@ CLOSE_SIZES = [pytest.param(1, id="1B"), pytest.param(3 * MiB + 7, id="3MiB+7")]
 CLOSE_CALLS = ["disconnectFromServer", "close"]
 QT_ROLES = pytest.mark.parametrize("qt_role", ["client", "server"],
                                    ids=["pyside-client", "pyside-server"])
-
-
-class Reader:
-    """Reads everything in a readyRead slot; notes what had arrived at ``disconnected``."""
-
-    def __init__(self, sock: QLocalSocket) -> None:
-        self.sock = sock
-        self.log = EventLog(sock, "readyRead", "errorOccurred", "stateChanged",
-                            "readChannelFinished", "disconnected")
-        self.data = bytearray(sock.readAll())
-        self.at_disconnected = -1
-        self.available_at_disconnected = -1
-        sock.readyRead.connect(self._read)
-        sock.disconnected.connect(self._disconnected)
-
-    def _read(self) -> None:
-        self.data += self.sock.readAll()
-
-    def _disconnected(self) -> None:
-        self.at_disconnected = len(self.data)
-        self.available_at_disconnected = self.sock.bytesAvailable()
-
-    @property
-    def finished(self) -> bool:
-        return self.at_disconnected >= 0
 
 
 def check_read_everything_first(reader: Reader, expected: bytes) -> None:
@@ -415,11 +283,8 @@ def test_pyside_writes_then_closes_qlsock_reads_everything_first(
         peer = spawn(QT_PEER, *qt_args)
     else:
         peer = spawn(QT_PEER, *qt_args)
-        peer.wait_ready()
-        client = LocalSocket()
-        client.connectToServer("wclose")
-        assert client.state() == CONNECTED, client.errorString()
-        readers.append(Reader(client))
+        peer.ready()
+        readers.append(Reader(connect_to("wclose")))
 
     finished = qtry(lambda: bool(readers) and readers[0].finished, WAIT_MS)
     result = peer.result()
@@ -440,10 +305,8 @@ def test_bytes_and_close_queued_together_still_read_first(spawn: Spawn, size: in
     seed = 5_000_000 + size
     peer = spawn(QT_PEER, "--send-and-close", "server", "--name", "eof", "--size", size,
                  "--seed", seed)
-    peer.wait_ready()
-    client = LocalSocket()
-    client.connectToServer("eof")
-    assert client.state() == CONNECTED, client.errorString()
+    peer.ready()
+    client = connect_to("eof")
     reader = Reader(client)
     # Freeze the whole process, hub included, until the PySide6 writer reports that it
     # has closed: qlsock then finds the bytes and the end of the stream queued together

@@ -26,7 +26,8 @@ import pytest
 import qlsock.localsocket
 from qlsock import QAbstractSocket, QIODevice, QLocalServer, QLocalSocket
 
-from .support import SOCKET_SIGNALS, EventLog, LocalServer, LocalSocket, Spy, qtry
+from . import support
+from .support import SOCKET_SIGNALS, EventLog, LocalServer, LocalSocket, Spy, feed, qtry, send_now
 
 LINUX = sys.platform.startswith("linux")
 linux_only = pytest.mark.skipif(not LINUX, reason="the abstract namespace is Linux-only")
@@ -52,21 +53,6 @@ NOT_UNCONNECTED = "QLocalSocket::setSocketOptions() called while not in unconnec
 def unique(tmpdir: str, tag: str) -> str:
     """An abstract name unique to this test (abstract names are machine-global)."""
     return f"qlsock-parity-{os.getpid()}-{os.path.basename(tmpdir)}-{tag}"
-
-
-def send_now(peer: QLocalSocket, data: bytes) -> None:
-    """Write *data* on *peer* and hand all of it to the kernel before returning."""
-    assert peer.write(data) == len(data)
-    assert peer.flush()
-    assert peer.bytesToWrite() == 0
-
-
-def feed(client: QLocalSocket, peer: QLocalSocket, data: bytes) -> None:
-    """Send *data* from *peer*; return once *client* has buffered all of it."""
-    before = client.bytesAvailable()
-    send_now(peer, data)
-    while client.bytesAvailable() < before + len(data):
-        assert client.waitForReadyRead(5000), client.errorString()
 
 
 def receive(sock: QLocalSocket, size: int) -> bytes:
@@ -110,69 +96,32 @@ class StrictServer(LocalServer):
         return QLocalServer.listen(self, name)
 
 
-class Env:
-    """Servers and sockets of one test, closed afterwards; LocalSocket invariants kept."""
+class Env(support.Harness):
+    """Servers and sockets of one test, closed afterwards; LocalSocket invariants kept.
 
-    def __init__(self) -> None:
-        self.servers: list[QLocalServer] = []
-        self.sockets: list[QLocalSocket] = []
+    Servers are StrictServers, and their invariant failures count too.
+    """
 
-    def server(self, name: str, options: Any = None, backlog: int | None = None,
-               max_pending: int | None = None) -> StrictServer:
-        server = StrictServer()
-        if options is not None:
-            server.setSocketOptions(options)
-        if backlog is not None:
-            server.setListenBacklogSize(backlog)
-        if max_pending is not None:
-            server.setMaxPendingConnections(max_pending)
-        assert server.listen(name), server.errorString()
-        self.servers.append(server)
-        return server
+    server_class = StrictServer
+    check_servers = True
 
     def client(self, abstract: bool = False) -> LocalSocket:
-        client = LocalSocket()
+        client = super().client()
         if abstract:
             client.setSocketOptions(SOCK_ABSTRACT)
-        self.sockets.append(client)
         return client
-
-    def track(self, sock: QLocalSocket) -> QLocalSocket:
-        self.sockets.append(sock)
-        return sock
-
-    def accept(self, server: QLocalServer) -> QLocalSocket:
-        assert server.waitForNewConnection(5000) == (True, False)
-        conn = server.nextPendingConnection()
-        assert conn is not None
-        return self.track(conn)
 
     def pair(self, name: str = "pair", mode: Any = QIODevice.ReadWrite
              ) -> tuple[LocalSocket, QLocalSocket]:
         """A connected client (opened with *mode*) and the server side of it."""
-        server = self.server(name)
-        client = self.client()
-        client.connectToServer(name, mode)
-        assert client.state() == CONNECTED, client.errorString()
-        return client, self.accept(server)
-
-    def teardown(self) -> list[str]:
-        failures = [f for s in self.sockets if isinstance(s, LocalSocket) for f in s.failures]
-        failures += [f for s in self.servers if isinstance(s, LocalServer) for f in s.failures]
-        for sock in self.sockets:
-            sock.abort()
-        for server in self.servers:
-            server.close()
-        return failures
+        _server, client, peer = self.connection(name, mode)
+        return client, peer
 
 
 @pytest.fixture
 def env() -> Iterator[Env]:
     """An Env torn down after the test; LocalSocket slot invariants asserted."""
-    e = Env()
-    yield e
-    failures = e.teardown()
-    assert failures == [], f"LocalSocket slot invariants violated: {failures}"
+    yield from support.torn_down(Env())
 
 
 # -- 1. transactions -------------------------------------------------------------------------

@@ -20,7 +20,8 @@ import pytest
 
 from qlsock import ConcurrentWaitError, QIODevice, QLocalSocket
 
-from .support import SOCKET_SIGNALS, EventLog, LocalServer, LocalSocket, Spy, qtry
+from . import support
+from .support import SOCKET_SIGNALS, EventLog, LocalServer, LocalSocket, Spy, feed, qtry, send_now
 
 U = QLocalSocket.UnconnectedState
 CONNECTING = QLocalSocket.ConnectingState
@@ -51,21 +52,6 @@ def kernel_queued(sock: QLocalSocket) -> int:
     return buf[0]
 
 
-def send_now(peer: QLocalSocket, data: bytes) -> None:
-    """Write *data* on *peer* and hand it to the kernel before returning."""
-    assert peer.write(data) == len(data)
-    assert peer.flush()
-    assert peer.bytesToWrite() == 0
-
-
-def feed(client: QLocalSocket, peer: QLocalSocket, data: bytes) -> None:
-    """Send *data* from *peer* and wait until *client* has buffered all of it."""
-    before = client.bytesAvailable()
-    send_now(peer, data)
-    while client.bytesAvailable() < before + len(data):
-        assert client.waitForReadyRead(5000)
-
-
 def stage_events(events: list[tuple[Any, ...]], head: list[tuple[Any, ...]]) -> int:
     """Check *events* = *head*, some bytesWritten(n), then FINISHED; return the sum of n."""
     assert events[: len(head)] == head
@@ -76,66 +62,19 @@ def stage_events(events: list[tuple[Any, ...]], head: list[tuple[Any, ...]]) -> 
     return sum(e[1] for e in middle)
 
 
-class Net:
+class Net(support.Harness):
     """Creates servers and sockets for a test and tears all of them down afterwards."""
-
-    def __init__(self) -> None:
-        self.servers: list[LocalServer] = []
-        self.sockets: list[QLocalSocket] = []
-
-    def server(self, name: str = "srv", backlog: int | None = None,
-               max_pending: int | None = None) -> LocalServer:
-        server = LocalServer()
-        if backlog is not None:
-            server.setListenBacklogSize(backlog)
-        if max_pending is not None:
-            server.setMaxPendingConnections(max_pending)
-        assert server.listen(name), server.errorString()
-        self.servers.append(server)
-        return server
-
-    def client(self) -> LocalSocket:
-        client = LocalSocket()
-        self.sockets.append(client)
-        return client
-
-    def accept(self, server: LocalServer) -> QLocalSocket:
-        ok, timed_out = server.waitForNewConnection(5000)
-        assert (ok, timed_out) == (True, False)
-        conn = server.nextPendingConnection()
-        assert conn is not None
-        self.sockets.append(conn)
-        return conn
 
     def pair(self, name: str = "srv", mode: Any = QIODevice.ReadWrite
              ) -> tuple[LocalServer, LocalSocket, QLocalSocket]:
         """A listening server, a connected client and the server side of the connection."""
-        server = self.server(name)
-        client = self.client()
-        client.connectToServer(name, mode)
-        assert client.state() == CONNECTED
-        peer = self.accept(server)
-        return server, client, peer
-
-    def teardown(self) -> list[str]:
-        failures = []
-        for sock in self.sockets:
-            if isinstance(sock, LocalSocket):
-                failures += sock.failures
-        for sock in self.sockets:
-            sock.abort()
-        for server in self.servers:
-            server.close()
-        return failures
+        return self.connection(name, mode)
 
 
 @pytest.fixture
 def net() -> Iterator[Net]:
     """Servers and sockets that are closed after the test; LocalSocket invariants checked."""
-    nets = Net()
-    yield nets
-    failures = nets.teardown()
-    assert failures == [], f"LocalSocket slot invariants violated: {failures}"
+    yield from support.torn_down(Net())
 
 
 # -- signal order (section 4.2) -------------------------------------------------------------
