@@ -592,6 +592,21 @@ def test_argument_type_errors(net: Net) -> None:
     assert client.bytesToWrite() == 0
 
 
+def test_connect_mode_that_opens_nothing_is_refused(net: Net) -> None:
+    """connectToServer with NotOpen (or Append alone) raises ValueError before any signal."""
+    server = net.server("srv")
+    sock = net.client()
+    log = EventLog(sock, *SOCKET_SIGNALS)
+    for mode in (QIODevice.NotOpen, QIODevice.Append):
+        with pytest.raises(ValueError, match="ReadOnly"):
+            sock.connectToServer("srv", mode)
+        with pytest.raises(ValueError, match="ReadOnly"):
+            sock.open(mode)
+    assert log.events == []
+    assert sock.state() == QLocalSocket.UnconnectedState
+    assert not server.hasPendingConnections()
+
+
 # -- reading (section 4.6) and QIODevice (section 5) ---------------------------------------
 
 
