@@ -107,11 +107,14 @@ class Watched:
     def _fire(self, event: int) -> None:
         # Runs in the hub: bookkeeping only.
         self._pending |= event
-        self._apply(0)
         waiter = self._waiter
         if waiter is not None:
+            # The waiter runs at once and sets the watchers itself; stopping them
+            # here would only make it start them again.
             waiter.switch(None)
-        elif not self._queued and not self._delivering:
+            return
+        self._apply(0)
+        if not self._queued and not self._delivering:
             self._queued = True
             self._dispatcher.schedule(self)
 
@@ -156,8 +159,9 @@ class Watched:
             if timer is not None:
                 timer.close()
             if not self.closed:
-                self._apply(0)
-                self._arm()
+                # Straight to the background interest: a watcher that is wanted
+                # both during and after the wait is never stopped and restarted.
+                self._apply(0 if self._queued or self._delivering else self._interest)
         events = self._pending
         self._pending = 0
         return events
