@@ -13,7 +13,6 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-import sys
 import tempfile
 import time
 from collections import deque
@@ -35,18 +34,18 @@ from .interfaces import IListeningEndpoint, ILocalServer, ITimer
 from .iodevice import coerce_size
 from .localsocket import QLocalSocket, timeout_seconds
 from .naming import (
+    ABSTRACT_SUPPORTED,
     NameProblem,
-    abstract_address,
     coerce_name,
     full_server_name,
     names_from_address,
     path_address,
+    resolve,
 )
 from .signals import Signal
 
 __all__ = ["QLocalServer"]
 
-_ABSTRACT_OK = sys.platform.startswith("linux")
 #: accept(2) errors that mean the process or system is out of a resource: log, back
 #: off, keep listening (Qt closes the server instead).
 _CAPACITY_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
@@ -180,13 +179,9 @@ class QLocalServer:
                                 "QLocalServer::listen: Name error (the name is empty)")
             return False
         abstract = bool(self._options & LocalServerSocketOption.AbstractNamespaceOption) \
-            and _ABSTRACT_OK
+            and ABSTRACT_SUPPORTED
         try:
-            if abstract:
-                full, address = name, abstract_address(name)
-            else:
-                full = full_server_name(name)
-                address = path_address(full)
+            full, address = resolve(name, abstract)
         except NameProblem as exc:
             self._listen_failed(SocketError.HostNotFoundError,
                                 f"QLocalServer::listen: Name error ({exc})")

@@ -15,7 +15,6 @@ The state machine, the order of signals and the error texts follow
 
 from __future__ import annotations
 
-import sys
 import time
 from typing import Any, TypeAlias
 
@@ -35,12 +34,11 @@ from .hub import current_engine
 from .interfaces import READ, ILocalSocket, IStreamTransport
 from .iodevice import MODE_READ, QIODevice, coerce_mode, coerce_size
 from .naming import (
+    ABSTRACT_SUPPORTED,
     NameProblem,
-    abstract_address,
     coerce_name,
-    full_server_name,
     names_from_address,
-    path_address,
+    resolve,
 )
 from .signals import MethodSignal, Signal
 
@@ -56,7 +54,6 @@ _RECV_SIZE = 65536
 _FLUSH_ROUNDS = 8
 #: Qt's QT_CONNECT_TIMEOUT: how long a connect keeps retrying a full backlog.
 CONNECT_TIMEOUT = 30.0
-_ABSTRACT_OK = sys.platform.startswith("linux")
 
 
 def timeout_seconds(msecs: object, what: str) -> float | None:
@@ -174,9 +171,6 @@ class QLocalSocket(QIODevice):
         """True while connected, and after the connection ended until close/abort."""
         return self._transport is not None or self._inner_open
 
-    def isSequential(self) -> bool:
-        return True
-
     def _check_thread(self) -> None:
         self._engine.check_thread()
 
@@ -246,13 +240,10 @@ class QLocalSocket(QIODevice):
         if not name:
             self._connect_failed(LocalSocketError.ServerNotFoundError, detail="the name is empty")
             return
-        abstract = bool(self._options & LocalSocketOption.AbstractNamespaceOption) and _ABSTRACT_OK
+        abstract = ABSTRACT_SUPPORTED and bool(
+            self._options & LocalSocketOption.AbstractNamespaceOption)
         try:
-            if abstract:
-                full, address = name, abstract_address(name)
-            else:
-                full = full_server_name(name)
-                address = path_address(full)
+            full, address = resolve(name, abstract)
         except NameProblem as exc:
             self._connect_failed(LocalSocketError.ServerNotFoundError, detail=str(exc))
             return

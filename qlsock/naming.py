@@ -17,6 +17,7 @@ import os
 import sys
 
 __all__ = [
+    "ABSTRACT_SUPPORTED",
     "MAX_NAME_BYTES",
     "NameProblem",
     "abstract_address",
@@ -25,11 +26,16 @@ __all__ = [
     "full_server_name",
     "names_from_address",
     "path_address",
+    "resolve",
     "temp_path",
 ]
 
 _SUN_PATH = 108 if sys.platform.startswith("linux") else 104
 _EXTRA = 2 if sys.platform.startswith("linux") else 1
+
+#: Whether the kernel has Linux's abstract socket namespace. Elsewhere Qt drops the
+#: option on the client and treats it as WorldAccessOption on the server.
+ABSTRACT_SUPPORTED = sys.platform.startswith("linux")
 
 #: The longest encoded path or abstract name Qt accepts on this platform, in bytes.
 MAX_NAME_BYTES = _SUN_PATH - _EXTRA
@@ -151,3 +157,11 @@ def names_from_address(address: bytes) -> tuple[str, str, bool | None]:
     if abstract:
         return text, text, True
     return text.rsplit("/", 1)[-1] or text, text, False
+
+
+def resolve(name: str, abstract: bool) -> tuple[str, bytes]:
+    """``(fullServerName, socket address)`` for a server *name*; NameProblem if unusable."""
+    if abstract:
+        return name, abstract_address(name)
+    full = full_server_name(name)
+    return full, path_address(full)
