@@ -168,13 +168,19 @@ def _verdict_strict(op: str, limit: float, value: float) -> str:
     return "PASS" if (value > limit if op == ">" else value < limit) else "MISS"
 
 
+def _run_line(run: dict[str, Any], mode: bool) -> str:
+    """The line that says when, where and on which commit a run was made."""
+    env = run["environment"]
+    kind = f", mode `{run['mode']}`" if mode else ""
+    return (f"Run: {run['finished']}{kind}, {run['reps']} repetitions interleaved across "
+            f"implementations, {run['elapsed_seconds']} s. qlsock {env['commit']}; Python "
+            f"{env['python']}; {env['cpu']}, {env['cores']} cores; {env['pinning']}.")
+
+
 def bench_markdown(cases: Sequence[Case], impls: Sequence[Impl], trials: Trials,
                    run: dict[str, Any]) -> str:
-    env = run["environment"]
     out = [
-        f"Run: {run['finished']}, mode `{run['mode']}`, {run['reps']} repetitions interleaved "
-        f"across implementations, {run['elapsed_seconds']} s. qlsock {env['commit']}; Python "
-        f"{env['python']}; {env['cpu']}, {env['cores']} cores; {env['pinning']}.",
+        _run_line(run, mode=True),
         "",
         "**Medians** (± half the range over repetitions, as % of the median):",
         "",
@@ -305,12 +311,7 @@ SERIES = {
 
 def scaling_markdown(cases: Sequence[Case], impls: Sequence[Impl], trials: Trials,
                      run: dict[str, Any]) -> str:
-    env = run["environment"]
-    out = [
-        f"Run: {run['finished']}, {run['reps']} repetitions interleaved across "
-        f"implementations, {run['elapsed_seconds']} s. qlsock {env['commit']}; Python "
-        f"{env['python']}; {env['cpu']}, {env['cores']} cores; {env['pinning']}.",
-    ]
+    out = [_run_line(run, mode=False)]
     present = {i.key for i in impls}
     ratio_cols = [k for k in QLSOCK if k in present] if BASELINE in present else []
     for series, (title, xlabel, unit) in SERIES.items():
