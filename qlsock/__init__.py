@@ -27,23 +27,29 @@ from .iodevice import QIODevice
 from .localserver import QLocalServer
 from .localsocket import QLocalSocket
 from .signals import BoundSignal, Signal
+from .socketfile import ListenError, Probe, ServerStatus, probe, remove_stale
 
 __all__ = [
     "BoundSignal",
     "ConcurrentWaitError",
+    "ListenError",
     "LocalServerSocketOption",
     "LocalSocketError",
     "LocalSocketOption",
     "LocalSocketState",
     "OpenModeFlag",
+    "Probe",
     "QAbstractSocket",
     "QIODevice",
     "QLocalServer",
     "QLocalSocket",
+    "ServerStatus",
     "Signal",
     "SocketError",
     "SocketState",
     "WrongThreadError",
     "__version__",
     "logger",
+    "probe",
+    "remove_stale",
 ]

@@ -230,8 +230,9 @@ class ILocalServer(Interface):
 
     newConnection = Attribute("ISignal(): a connection was queued")
 
-    def listen(name: Any) -> bool:
-        """Listen on *name*; True on success, else see ``serverError()``."""
+    def listen(name: Any, *, reclaim_stale: bool = False) -> bool:
+        """Listen on *name* (or a listening descriptor); True on success, else see
+        ``serverError()``. ``reclaim_stale`` removes a stale socket file first."""
 
     def close() -> None:
         """Stop listening, drop pending connections and remove the socket file."""
@@ -373,14 +374,15 @@ class IEngine(Interface):
         (BlockingIOError when the server's backlog is full).
         """
 
-    def listen(address: bytes, backlog: int) -> IListeningEndpoint:
-        """Bind and listen on *address*; an IListeningEndpoint, or OSError."""
-
     def adopt_stream(fd: int) -> IStreamTransport:
         """Take ownership of a connected descriptor; an IStreamTransport."""
 
     def adopt_listener(fd: int) -> IListeningEndpoint:
-        """Take ownership of a bound, listening descriptor; an IListeningEndpoint."""
+        """Take ownership of a bound, listening descriptor; an IListeningEndpoint.
+
+        Binding is not the engine's job: :mod:`qlsock.socketfile` owns the socket
+        file (naming, access modes, stale files) and hands the engine a descriptor.
+        """
 
     def call_later(seconds: float, callback: Callable[[], Any]) -> ITimer:
         """Run non-blocking *callback()* in the hub after *seconds*; an ITimer."""

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
-import tempfile
 import time
 from collections import deque
 from typing import Any, TypeAlias
@@ -28,21 +26,17 @@ from .enums import (
     SocketError,
     export_members,
 )
-from .errors import listen_error
 from .hub import current_engine
 from .interfaces import IListeningEndpoint, ILocalServer, ITimer
 from .iodevice import coerce_size
 from .localsocket import QLocalSocket, timeout_seconds
 from .naming import (
-    ABSTRACT_SUPPORTED,
-    NameProblem,
     coerce_name,
     full_server_name,
     names_from_address,
-    path_address,
-    resolve,
 )
 from .signals import Signal
+from .socketfile import Bound, ListenError, bind
 
 __all__ = ["QLocalServer"]
 
@@ -74,8 +68,8 @@ class QLocalServer:
         self._backlog = 50
         self._options = LocalServerSocketOption.NoOptions
         self._pending: deque[QLocalSocket] = deque()
-        # (path, st_dev, st_ino) of the socket file this server created.
-        self._owned_file: tuple[str, int, int] | None = None
+        # The socket file this server created, removed (if still its own) on close.
+        self._bound: Bound | None = None
         self._backoff = 0.0
         self._retry: ITimer | None = None
 
@@ -159,13 +153,21 @@ class QLocalServer:
 
     # -- listening ----------------------------------------------------------------------------
 
-    def listen(self, name: Any) -> bool:
+    def listen(self, name: Any, *, reclaim_stale: bool = False) -> bool:
         """Listen on *name* (a server name, or an already listening descriptor).
 
         A relative name lives in ``$TMPDIR`` (else ``/tmp``); an absolute one is
         used as given. On failure ``serverError()`` and ``errorString()`` say why;
         ``errorString()`` starts with Qt's text and adds, in parentheses, what
-        exactly was wrong and what to do.
+        exactly was wrong and what to do. When the name is taken, it says whether
+        a server is live there or the file is stale.
+
+        The socket file appears atomically, already listening and with the mode the
+        access options ask for, and never replaces an existing file (Qt's access
+        options rename over whatever is there). ``reclaim_stale=True`` (not in Qt)
+        removes a *stale* socket file left by a server that died, and listens: it
+        probes first and never touches a live server's file or a non-socket (see
+        :mod:`qlsock.socketfile`).
         """
         if isinstance(name, int) and not isinstance(name, bool):
             return self._listen_descriptor(name)
@@ -174,63 +176,16 @@ class QLocalServer:
         if self.isListening():
             qt_warning("QLocalServer::listen() called when already listening")
             return False
-        if not name:
-            self._listen_failed(SocketError.HostNotFoundError,
-                                "QLocalServer::listen: Name error (the name is empty)")
-            return False
-        abstract = bool(self._options & LocalServerSocketOption.AbstractNamespaceOption) \
-            and ABSTRACT_SUPPORTED
         try:
-            full, address = resolve(name, abstract)
-        except NameProblem as exc:
-            self._listen_failed(SocketError.HostNotFoundError,
-                                f"QLocalServer::listen: Name error ({exc})")
+            bound = bind(name, self._options, self._backlog, reclaim_stale=reclaim_stale)
+        except ListenError as exc:
+            self._listen_failed(exc.error, f"QLocalServer::listen: {exc}")
             return False
-        mode = _access_mode(self._options)
-        try:
-            if mode and not abstract:
-                endpoint = self._listen_with_mode(full, mode)
-            else:
-                endpoint = self._engine.listen(address, self._backlog)
-        except NameProblem as exc:
-            self._listen_failed(SocketError.HostNotFoundError,
-                                f"QLocalServer::listen: Name error ({exc})")
-            return False
-        except OSError as exc:
-            code, text = listen_error(exc.errno or 0)
-            self._listen_failed(code, f"QLocalServer::listen: {text} ({_why(exc, full)})")
-            return False
-        self._owned_file = None
-        if not abstract:
-            try:
-                st = os.stat(full)
-                self._owned_file = (full, st.st_dev, st.st_ino)
-            except OSError:
-                pass
-        self._server_name, self._full_server_name = name, full
+        endpoint = self._engine.adopt_listener(bound.sock.detach())
+        self._bound = bound
+        self._server_name, self._full_server_name = name, bound.full_server_name
         self._start(endpoint)
         return True
-
-    def _listen_with_mode(self, full: str, mode: int) -> IListeningEndpoint:
-        """Qt's access options: the socket is never reachable with a wider mode.
-
-        It is bound inside a private (0700) directory next to the target, given
-        its mode, then renamed into place. Like Qt, the rename replaces whatever
-        was at the path.
-        """
-        tmpdir = tempfile.mkdtemp(dir=os.path.dirname(full) or ".")
-        try:
-            tmp = tmpdir + "/s"
-            endpoint = self._engine.listen(path_address(tmp), self._backlog)
-            try:
-                os.chmod(tmp, mode)
-                os.rename(tmp, full)
-            except OSError:
-                endpoint.close()
-                raise
-            return endpoint
-        finally:
-            shutil.rmtree(tmpdir, ignore_errors=True)
 
     def _listen_descriptor(self, fd: int) -> bool:
         self._engine.check_thread()
@@ -243,7 +198,7 @@ class QLocalServer:
             flag = LocalServerSocketOption.AbstractNamespaceOption
             self._options = (self._options | flag) if abstract else (self._options & ~flag)
         self._server_name, self._full_server_name = server, full
-        self._owned_file = None
+        self._bound = None
         self._start(endpoint)
         return True
 
@@ -380,8 +335,9 @@ class QLocalServer:
         """Stop listening: abort queued connections, close, remove the socket file.
 
         Only the file this server created is removed, checked by device and inode,
-        so a successor's socket at the same path is never deleted (Qt removes
-        whatever is at the path). Sockets already taken with
+        and only by the process that created it: a successor's socket at the same
+        path is never deleted (Qt removes whatever is at the path), nor is the
+        parent's when a forked child closes its copy. Sockets already taken with
         :meth:`nextPendingConnection` are unaffected.
         """
         self._engine.check_thread()
@@ -396,9 +352,9 @@ class QLocalServer:
         for socket in pending:
             socket.abort()
         endpoint.close()
-        owned, self._owned_file = self._owned_file, None
-        if owned is not None:
-            _unlink_if_same(*owned)
+        bound, self._bound = self._bound, None
+        if bound is not None:
+            bound.release()
         self._server_name = self._full_server_name = ""
         self._error = SocketError.UnknownSocketError
         self._error_string = ""
@@ -421,44 +377,3 @@ class QLocalServer:
             return False
         return True
 
-
-def _access_mode(options: LocalServerSocketOption) -> int:
-    """The file mode Qt gives the socket for *options* (0: leave it to the umask)."""
-    mode = 0
-    if options & LocalServerSocketOption.UserAccessOption:
-        mode |= 0o700
-    if options & LocalServerSocketOption.GroupAccessOption:
-        mode |= 0o070
-    if options & LocalServerSocketOption.OtherAccessOption:
-        mode |= 0o007
-    return mode
-
-
-def _unlink_if_same(path: str, dev: int, ino: int) -> None:
-    try:
-        st = os.lstat(path)
-    except OSError:
-        return
-    if (st.st_dev, st.st_ino) == (dev, ino):
-        try:
-            os.unlink(path)
-        except OSError as exc:
-            logger.warning("QLocalServer: could not remove %s: %s", path, exc.strerror)
-
-
-def _why(exc: OSError, full: str) -> str:
-    """A sentence saying what a listen failure means for this path."""
-    err = exc.errno
-    if err == errno.EADDRINUSE:
-        return (f"{full} already exists: another server is listening there, or one "
-                "that did not close left it behind; QLocalServer.removeServer() "
-                "removes it, but only do that if no server is using it")
-    if err == errno.ENOENT:
-        return f"the directory of {full} does not exist"
-    if err == errno.ENOTDIR:
-        return f"a component of {full} is not a directory"
-    if err == errno.EACCES:
-        return f"no permission to create {full}"
-    if err == errno.EROFS:
-        return f"{full} is on a read-only file system"
-    return f"{exc.strerror} for {full}"

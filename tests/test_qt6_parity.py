@@ -540,8 +540,13 @@ def test_access_options_give_exact_file_mode(env: Env, tmpdir_env: str, options:
 
 
 @pytest.mark.parametrize("stale", ["regular file", "dead socket"])
-def test_access_options_replace_stale_file(env: Env, tmpdir_env: str, stale: str) -> None:
-    """With access options a stale file at the path is replaced (rename); close removes it."""
+def test_access_options_never_replace_an_existing_file(env: Env, tmpdir_env: str,
+                                                       stale: str) -> None:
+    """Qt's access options rename over whatever is at the path; ours never replace it.
+
+    The file is refused with AddressInUseError, as without options; a dead socket
+    is reclaimed only on request (reclaim_stale=True), a regular file never.
+    """
     path = tmpdir_env + "/stale"
     if stale == "regular file":
         with open(path, "w") as fh:
@@ -549,21 +554,33 @@ def test_access_options_replace_stale_file(env: Env, tmpdir_env: str, stale: str
     else:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as dead:
             dead.bind(path)
-    plain = QLocalServer()
-    assert not plain.listen("stale")
-    assert plain.serverError() == QAbstractSocket.AddressInUseError
-    server = env.server("stale", USER)
+    before = os.lstat(path).st_ino
+    for options in (None, USER):
+        refused = QLocalServer()
+        if options is not None:
+            refused.setSocketOptions(options)
+        assert not refused.listen("stale")
+        assert refused.serverError() == QAbstractSocket.AddressInUseError
+        assert os.lstat(path).st_ino == before
+    reclaimer = QLocalServer()
+    reclaimer.setSocketOptions(USER)
+    if stale == "regular file":
+        assert not reclaimer.listen("stale", reclaim_stale=True)
+        assert reclaimer.serverError() == QAbstractSocket.AddressInUseError
+        assert "not a socket" in reclaimer.errorString()
+        assert os.lstat(path).st_ino == before
+        return
+    assert reclaimer.listen("stale", reclaim_stale=True), reclaimer.errorString()
     assert file_mode(path) == 0o700
-    assert os.listdir(tmpdir_env) == ["stale"]
     client = env.client()
     client.connectToServer("stale")
     assert client.state() == CONNECTED
-    peer = env.accept(server)
+    peer = env.accept(reclaimer)
     assert peer.write(b"ping") == 4
     assert receive(client, 4) == b"ping"
-    server.close()
+    reclaimer.close()
     assert not os.path.lexists(path)
-    assert os.listdir(tmpdir_env) == []
+    assert sorted(os.listdir(tmpdir_env)) == ["stale.lock"]
 
 
 @linux_only

@@ -77,22 +77,6 @@ class HubEngine:
             raise
         return StreamTransport(self, sock)
 
-    def listen(self, address: bytes, backlog: int) -> ListeningEndpoint:
-        sock = _stream_socket()
-        try:
-            sock.bind(address)
-        except BaseException:
-            sock.close()
-            raise
-        try:
-            sock.listen(backlog)
-        except BaseException:
-            sock.close()
-            if address[:1] != b"\0":
-                os.unlink(address)
-            raise
-        return ListeningEndpoint(self, sock)
-
     def adopt_stream(self, fd: int) -> StreamTransport:
         sock = _socket.socket(fileno=fd)
         if sock.family != _socket.AF_UNIX or sock.type != _socket.SOCK_STREAM:

@@ -1,0 +1,407 @@
+"""The socket file on disk: bind it safely, tell live from stale, reclaim a stale one.
+
+Binding follows Qt: without access options the socket is bound straight at its
+path (so accepted sockets report the server's names). With access options Qt binds
+in a private directory beside the target, sets the mode and *renames* the socket
+into place, replacing whatever is there, a live server's file included; here it is
+*hard-linked* into place instead, which is just as atomic (the file appears
+already listening and already with its final mode) but never replaces an existing
+file: ``AddressInUseError``, as without options.
+
+Reclaiming a stale file (:func:`remove_stale`, ``bind(..., reclaim_stale=True)``)
+probes, unlinks and binds while holding an exclusive ``flock`` on ``<path>.lock``,
+so of several processes reclaiming at once exactly one wins and none unlinks a
+file another has just bound. The lock file is left in place (removing a lock file
+is itself racy); it exists only where a reclaim was attempted. A process that
+binds without reclaiming takes no lock; between its ``bind()`` and ``listen()``
+(microseconds) a probe would call its file stale.
+
+Abstract-namespace names (Linux) have no file: the kernel frees the name with the
+last descriptor, so they are never stale and need none of this.
+"""
+
+from __future__ import annotations
+
+import enum
+import errno
+import fcntl
+import os
+import socket
+import stat
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from ._log import logger
+from .enums import LocalServerSocketOption, SocketError
+from .errors import listen_error
+from .naming import (
+    ABSTRACT_SUPPORTED,
+    MAX_NAME_BYTES,
+    NameProblem,
+    coerce_name,
+    resolve,
+)
+
+__all__ = [
+    "Bound",
+    "ListenError",
+    "Probe",
+    "ServerStatus",
+    "bind",
+    "probe",
+    "remove_stale",
+]
+
+_FLAGS = socket.SOCK_STREAM | getattr(socket, "SOCK_NONBLOCK", 0) | getattr(
+    socket, "SOCK_CLOEXEC", 0
+)
+#: Where a path that would be too long for ``sun_path`` can be reached short (Linux).
+_PROC_FD = "/proc/self/fd"
+
+
+class ServerStatus(enum.Enum):
+    """What is at a server name, as :func:`probe` finds it."""
+
+    #: A server accepts connections there (or its backlog is full).
+    LIVE = "live"
+    #: A socket file nobody listens on: its server died without closing.
+    STALE = "stale"
+    #: Nothing there.
+    ABSENT = "absent"
+    #: Something that is not a socket (a regular file, a directory...).
+    NOT_A_SOCKET = "not a socket"
+    #: A socket this process may not connect to; whether it is live cannot be told.
+    INACCESSIBLE = "inaccessible"
+
+
+@dataclass(frozen=True)
+class Probe:
+    """The outcome of :func:`probe`: the status, the resolved path and a sentence."""
+
+    status: ServerStatus
+    full_server_name: str
+    detail: str
+
+
+class ListenError(OSError):
+    """Listening failed; ``error`` is Qt's code, ``str()`` Qt's text plus why.
+
+    ``str()`` reads like Qt's ``errorString()`` without the ``QLocalServer::listen:``
+    prefix, e.g. ``Address in use (/tmp/app is a stale socket file: ...)``.
+    """
+
+    def __init__(self, error: SocketError, text: str, err: int = 0) -> None:
+        super().__init__(err, text)
+        self.error = error
+        self.text = text
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass
+class Bound:
+    """A listening ``AF_UNIX`` socket bound to a server name.
+
+    ``sock`` is non-blocking and close-on-exec. :meth:`release` removes the socket
+    file, but only if it is still the file this bind created (same device and
+    inode) and only in the process that created it: a successor's file, or the
+    parent's file seen from a forked child, is never removed.
+    """
+
+    sock: socket.socket
+    server_name: str
+    full_server_name: str
+    abstract: bool
+    _identity: tuple[int, int] | None = field(default=None, repr=False)
+    _pid: int = field(default_factory=os.getpid, repr=False)
+
+    def release(self) -> None:
+        """Remove the socket file if it is still ours (see the class docstring)."""
+        identity, self._identity = self._identity, None
+        if identity is None or os.getpid() != self._pid:
+            return
+        _unlink_if_same(self.full_server_name, identity)
+
+
+def probe(name: str, *, abstract: bool = False) -> Probe:
+    """Find out what is at server *name*, modifying nothing.
+
+    The name resolves as ``QLocalSocket.connectToServer`` resolves it. A socket
+    file is tested with a non-blocking connect, which never waits: accepted or
+    "backlog full" means live, refused means stale. Raises ``TypeError`` for a
+    name that is not a ``str`` and :class:`~qlsock.naming.NameProblem` (a
+    ``ValueError``) for one that cannot be an address.
+    """
+    name = coerce_name(name, "probe()")
+    if not name:
+        raise NameProblem("the name is empty")
+    full, address = resolve(name, abstract and ABSTRACT_SUPPORTED)
+    if abstract and ABSTRACT_SUPPORTED:
+        return _probe_connect(full, address, missing=ServerStatus.ABSENT)
+    try:
+        st = os.lstat(full)
+    except FileNotFoundError:
+        return Probe(ServerStatus.ABSENT, full, f"nothing exists at {full}")
+    except OSError as exc:
+        return Probe(ServerStatus.INACCESSIBLE, full, f"{full} cannot be examined: "
+                     f"{exc.strerror}")
+    if not stat.S_ISSOCK(st.st_mode):
+        return Probe(ServerStatus.NOT_A_SOCKET, full,
+                     f"{full} exists and is {_kind(st.st_mode)}, not a socket")
+    return _probe_connect(full, address, missing=ServerStatus.STALE)
+
+
+def remove_stale(name: str, *, force: bool = False, abstract: bool = False) -> Probe:
+    """Remove server *name*'s socket file if, and only if, it is stale.
+
+    With ``force=True`` a live (or inaccessible) server's file is removed too,
+    which leaves that server running but unreachable, as Qt's
+    ``QLocalServer::removeServer()`` always does. Something that is not a socket is
+    never removed. Returns the probe taken (under the reclaim lock) before
+    removing: ``status`` says what was there.
+    """
+    name = coerce_name(name, "remove_stale()")
+    if abstract and ABSTRACT_SUPPORTED:
+        return probe(name, abstract=True)
+    found = probe(name)
+    if found.status in (ServerStatus.ABSENT, ServerStatus.NOT_A_SOCKET):
+        return found
+    with _reclaim_lock(found.full_server_name):
+        found = probe(name)
+        removable = {ServerStatus.STALE}
+        if force:
+            removable |= {ServerStatus.LIVE, ServerStatus.INACCESSIBLE}
+        if found.status in removable:
+            try:
+                os.unlink(found.full_server_name)
+            except FileNotFoundError:
+                pass
+    return found
+
+
+def bind(
+    name: str,
+    options: LocalServerSocketOption | int = LocalServerSocketOption.NoOptions,
+    backlog: int = 50,
+    *,
+    reclaim_stale: bool = False,
+) -> Bound:
+    """Bind and listen on server *name* with Qt's naming and access options.
+
+    Raises ``TypeError`` for a name that is not a ``str`` and :class:`ListenError`
+    for every other failure: an empty or unusable name (``HostNotFoundError``), a
+    file already there (``AddressInUseError``, with a text that says whether a
+    server is live there or the file is stale, and how to recover), no permission
+    (``SocketAccessError``)... With ``reclaim_stale=True`` a *stale* socket file is
+    removed and the bind retried; a live server's file, or anything that is not a
+    socket, is never touched.
+    """
+    name = coerce_name(name, "listen()")
+    if not name:
+        raise ListenError(SocketError.HostNotFoundError, "Name error (the name is empty)")
+    abstract = bool(options & LocalServerSocketOption.AbstractNamespaceOption) \
+        and ABSTRACT_SUPPORTED
+    try:
+        full, address = resolve(name, abstract)
+    except NameProblem as exc:
+        raise ListenError(SocketError.HostNotFoundError, f"Name error ({exc})") from None
+    if abstract:
+        try:
+            sock = _listening(address, backlog)
+        except OSError as exc:
+            raise _listen_failure(exc, full, abstract=True) from None
+        return Bound(sock, name, full, abstract=True)
+    mode = _access_mode(LocalServerSocketOption(int(options)))
+    try:
+        if reclaim_stale:
+            with _reclaim_lock(full):
+                sock, identity = _bind_reclaiming(full, mode, backlog)
+        else:
+            sock, identity = _bind_path(full, mode, backlog)
+    except OSError as exc:
+        raise _listen_failure(exc, full, abstract=False) from None
+    return Bound(sock, name, full, abstract=False, _identity=identity)
+
+
+def _bind_reclaiming(full: str, mode: int, backlog: int) -> tuple[socket.socket, tuple[int, int]]:
+    try:
+        return _bind_path(full, mode, backlog)
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        found = probe(full)
+        if found.status is not ServerStatus.STALE:
+            raise
+        try:
+            os.unlink(full)
+        except FileNotFoundError:
+            pass
+        return _bind_path(full, mode, backlog)
+
+
+def _bind_path(full: str, mode: int, backlog: int) -> tuple[socket.socket, tuple[int, int]]:
+    """Bind and listen at *full*; with a *mode*, by way of a private directory."""
+    if not mode:
+        sock = _listening(full, backlog)
+        st = os.lstat(full)
+        return sock, (st.st_dev, st.st_ino)
+    directory = os.path.dirname(full) or "."
+    tmpdir = tempfile.mkdtemp(prefix=".q", dir=directory)
+    tmp = tmpdir + "/s"
+    dirfd = -1
+    try:
+        address = tmp
+        if len(os.fsencode(tmp)) > MAX_NAME_BYTES and sys.platform.startswith("linux"):
+            # The private directory adds a few bytes to a path that may already be
+            # at the limit; its descriptor under /proc reaches it by a short path.
+            dirfd = os.open(tmpdir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            address = f"{_PROC_FD}/{dirfd}/s"
+        sock = _listening(address, backlog)
+        try:
+            if mode:
+                os.chmod(tmp, mode)
+            try:
+                os.link(tmp, full)
+            except FileExistsError:
+                raise OSError(errno.EADDRINUSE, os.strerror(errno.EADDRINUSE), full) from None
+            st = os.lstat(full)
+        except BaseException:
+            sock.close()
+            raise
+        return sock, (st.st_dev, st.st_ino)
+    finally:
+        if dirfd >= 0:
+            os.close(dirfd)
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        os.rmdir(tmpdir)
+
+
+def _listening(address: bytes | str, backlog: int) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, _FLAGS)
+    try:
+        sock.setblocking(False)
+        sock.bind(address)
+    except BaseException:
+        sock.close()
+        raise
+    try:
+        sock.listen(backlog)
+    except BaseException:
+        sock.close()
+        if isinstance(address, str):
+            os.unlink(address)
+        raise
+    return sock
+
+
+def _probe_connect(full: str, address: bytes, missing: ServerStatus) -> Probe:
+    sock = socket.socket(socket.AF_UNIX, _FLAGS)
+    try:
+        sock.setblocking(False)
+        err = sock.connect_ex(address)
+    finally:
+        sock.close()
+    if err == 0:
+        return Probe(ServerStatus.LIVE, full, f"a server is listening at {full}")
+    if err in (errno.EAGAIN, errno.EWOULDBLOCK):
+        return Probe(ServerStatus.LIVE, full,
+                     f"a server is listening at {full} (its backlog is full)")
+    if err == errno.ECONNREFUSED:
+        if missing is ServerStatus.ABSENT:
+            return Probe(ServerStatus.ABSENT, full, f"no server has the abstract name {full!r}")
+        return Probe(ServerStatus.STALE, full,
+                     f"{full} is a stale socket file: no server is listening there "
+                     "(the one that created it exited without closing)")
+    if err == errno.ENOENT:
+        return Probe(ServerStatus.ABSENT, full, f"nothing exists at {full}")
+    return Probe(ServerStatus.INACCESSIBLE, full,
+                 f"cannot tell whether a server listens at {full}: {os.strerror(err)}")
+
+
+def _listen_failure(exc: OSError, full: str, *, abstract: bool) -> ListenError:
+    err = exc.errno or 0
+    code, text = listen_error(err)
+    return ListenError(code, f"{text} ({_why(err, exc, full, abstract)})", err)
+
+
+def _why(err: int, exc: OSError, full: str, abstract: bool) -> str:
+    """A sentence saying what a listen failure means for this name, and what to do."""
+    if err == errno.EADDRINUSE:
+        if abstract:
+            return f"another server is listening on the abstract name {full!r}"
+        found = probe(full)
+        if found.status is ServerStatus.STALE:
+            return (f"{found.detail}; listen(name, reclaim_stale=True) or "
+                    "qlsock.remove_stale(name) removes it safely")
+        if found.status is ServerStatus.NOT_A_SOCKET:
+            return f"{found.detail}; remove it or choose another name"
+        return (f"{found.detail}; choose another name, or stop that server first "
+                "(QLocalServer.removeServer() would make it unreachable)")
+    if err == errno.ENOENT:
+        return f"the directory of {full} does not exist"
+    if err == errno.ENOTDIR:
+        return f"a component of {full} is not a directory"
+    if err in (errno.EACCES, errno.EPERM):
+        return f"no permission to create {full}"
+    if err == errno.EROFS:
+        return f"{full} is on a read-only file system"
+    return f"{exc.strerror} for {full}"
+
+
+@contextmanager
+def _reclaim_lock(full: str) -> Iterator[None]:
+    """Hold an exclusive lock that serialises reclaiming *full* across processes.
+
+    The critical sections it guards never block (a lstat, a non-blocking connect,
+    an unlink, a bind), so a blocking ``flock`` holds the hub for microseconds at
+    worst.
+    """
+    fd = os.open(full + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _access_mode(options: LocalServerSocketOption) -> int:
+    """The file mode Qt gives the socket for *options* (0: leave it to the umask)."""
+    mode = 0
+    if options & LocalServerSocketOption.UserAccessOption:
+        mode |= 0o700
+    if options & LocalServerSocketOption.GroupAccessOption:
+        mode |= 0o070
+    if options & LocalServerSocketOption.OtherAccessOption:
+        mode |= 0o007
+    return mode
+
+
+def _unlink_if_same(path: str, identity: tuple[int, int]) -> None:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return
+    if (st.st_dev, st.st_ino) == identity:
+        try:
+            os.unlink(path)
+        except OSError as exc:
+            logger.warning("qlsock: could not remove %s: %s", path, exc.strerror)
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISREG(mode):
+        return "a regular file"
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    return "a special file"
+
+
