@@ -14,11 +14,16 @@ import errno
 import os
 import time
 from collections import deque
+from collections.abc import Iterable
+from logging import DEBUG
+from socket import AF_UNIX, SHUT_RDWR, SOCK_STREAM
+from socket import socket as _socket_object
 from typing import Any, TypeAlias
 
 from zope.interface import implementer
 
 from ._log import logger, qt_warning
+from .credentials import peer_credentials
 from .enums import (
     LocalServerSocketOption,
     LocalSocketState,
@@ -72,6 +77,7 @@ class QLocalServer:
         self._bound: Bound | None = None
         self._backoff = 0.0
         self._retry: ITimer | None = None
+        self._allowed_uids: frozenset[int] | None = None
 
     def __repr__(self) -> str:
         return f"<QLocalServer {self._full_server_name!r} listening={self.isListening()}>"
@@ -132,6 +138,33 @@ class QLocalServer:
             raise ValueError(f"setListenBacklogSize(): the size must be >= 0, not {value}")
         self._backlog = value
 
+    def allowedUids(self) -> frozenset[int] | None:
+        """The user ids allowed to connect, or None (everyone the file mode lets in)."""
+        return self._allowed_uids
+
+    def setAllowedUids(self, uids: Iterable[int] | None) -> None:
+        """Refuse clients whose user id is not in *uids* (not in Qt; Linux).
+
+        Each accepted connection's ``SO_PEERCRED`` uid is checked before the
+        socket is made: a refused client is closed at once (it sees the peer close
+        the connection), a warning naming its pid and uid is logged, and
+        ``incomingConnection``/``newConnection`` never see it. ``None`` (the
+        default) turns the policy off. Unlike file modes, this also holds for
+        abstract-namespace servers, which have no file to protect.
+        """
+        if uids is None:
+            self._allowed_uids = None
+            return
+        if isinstance(uids, (str, bytes)) or not isinstance(uids, Iterable):
+            raise TypeError(f"setAllowedUids() takes an iterable of ints or None, "
+                            f"not {type(uids).__name__}")
+        allowed = frozenset(uids)
+        for uid in allowed:
+            if not isinstance(uid, int) or isinstance(uid, bool) or uid < 0:
+                raise ValueError(f"setAllowedUids(): {uid!r} is not a user id "
+                                 "(a non-negative int)")
+        self._allowed_uids = allowed
+
     def socketOptions(self) -> LocalServerSocketOption:
         return self._options
 
@@ -185,6 +218,7 @@ class QLocalServer:
         self._bound = bound
         self._server_name, self._full_server_name = name, bound.full_server_name
         self._start(endpoint)
+        logger.debug("QLocalServer %s: listening", bound.full_server_name)
         return True
 
     def _listen_descriptor(self, fd: int) -> bool:
@@ -232,8 +266,36 @@ class QLocalServer:
             fd = self._accept_one(endpoint)
             if fd is None:
                 break
-            self.incomingConnection(fd)
+            self._take(fd)
         self._update_accepting()
+
+    def _take(self, fd: int) -> bool:
+        """Hand accepted *fd* to :meth:`incomingConnection` unless the uid policy
+        refuses it; False if refused."""
+        if self._allowed_uids is not None and not self._admits(fd):
+            return False
+        if logger.isEnabledFor(DEBUG):
+            logger.debug("QLocalServer %s: accepted fd %d", self._full_server_name, fd)
+        self.incomingConnection(fd)
+        return True
+
+    def _admits(self, fd: int) -> bool:
+        """Apply the uid policy to accepted *fd*; a refused one is closed here."""
+        try:
+            creds = peer_credentials(fd)
+        except OSError as exc:
+            logger.warning("QLocalServer %s: refused a connection whose credentials "
+                           "cannot be read: %s", self._full_server_name, exc.strerror)
+            _close_cleanly(fd)
+            return False
+        assert self._allowed_uids is not None
+        if creds.uid in self._allowed_uids:
+            return True
+        logger.warning("QLocalServer %s: refused a connection from pid %d (uid %d, gid %d): "
+                       "uid not in allowedUids()", self._full_server_name,
+                       creds.pid, creds.uid, creds.gid)
+        _close_cleanly(fd)
+        return False
 
     def _accept_one(self, endpoint: IListeningEndpoint) -> int | None:
         try:
@@ -311,8 +373,7 @@ class QLocalServer:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             fd = self._accept_one(endpoint)
-            if fd is not None:
-                self.incomingConnection(fd)
+            if fd is not None and self._take(fd):
                 return (bool(self._pending), False)
             if self._endpoint is not endpoint:
                 return (False, False)
@@ -355,6 +416,8 @@ class QLocalServer:
         bound, self._bound = self._bound, None
         if bound is not None:
             bound.release()
+        logger.debug("QLocalServer %s: closed (%d pending connections aborted)",
+                     self._full_server_name, len(pending))
         self._server_name = self._full_server_name = ""
         self._error = SocketError.UnknownSocketError
         self._error_string = ""
@@ -377,3 +440,21 @@ class QLocalServer:
             return False
         return True
 
+
+def _close_cleanly(fd: int) -> None:
+    """Close a refused connection so that the client reads end-of-file.
+
+    Closing a local socket with unread data makes the peer's next read fail with
+    ECONNRESET; shutting both directions first stops the client sending more,
+    and what it already sent is discarded (a bounded, non-blocking drain).
+    """
+    sock = _socket_object(AF_UNIX, SOCK_STREAM, fileno=fd)
+    try:
+        sock.shutdown(SHUT_RDWR)
+        sock.setblocking(False)
+        while sock.recv(65536):
+            pass
+    except OSError:
+        pass
+    finally:
+        sock.close()

@@ -16,12 +16,14 @@ The state machine, the order of signals and the error texts follow
 from __future__ import annotations
 
 import time
+from logging import DEBUG
 from typing import Any, TypeAlias
 
 from zope.interface import implementer
 
-from ._log import qt_warning
+from ._log import logger, qt_warning
 from .buffers import WriteBuffer
+from .credentials import PeerCredentials, peer_credentials
 from .enums import (
     LocalSocketError,
     LocalSocketOption,
@@ -121,6 +123,9 @@ class QLocalSocket(QIODevice):
         self._in_ready_read = False
         self._in_bytes_written = False
         self._attempt: _Attempt | None = None
+        # The last name debug records used: Qt clears the names before the final
+        # stateChanged, and a record without a name helps nobody.
+        self._log_name = "(no name)"
 
     def __repr__(self) -> str:
         name = self._full_server_name or self._server_name
@@ -133,8 +138,16 @@ class QLocalSocket(QIODevice):
 
     def _set_state(self, state: LocalSocketState) -> None:
         if state is not self._state:
+            if logger.isEnabledFor(DEBUG):
+                self._log_transition(state)
             self._state = state
             self.stateChanged.emit(state)
+
+    def _log_transition(self, state: LocalSocketState) -> None:
+        name = self._full_server_name or self._server_name or self._log_name
+        self._log_name = name
+        logger.debug("QLocalSocket %s (fd %d): %s -> %s", name, self.socketDescriptor(),
+                     self._state.name, state.name)
 
     def serverName(self) -> str:
         return self._server_name
@@ -166,6 +179,21 @@ class QLocalSocket(QIODevice):
     def socketDescriptor(self) -> int:
         transport = self._transport
         return -1 if transport is None else transport.fileno()
+
+    def peerCredentials(self) -> PeerCredentials | None:
+        """The peer process's ``(pid, uid, gid)`` when it connected (not in Qt).
+
+        Read with ``SO_PEERCRED`` (Linux): the kernel's record, not something the
+        peer sends, so a server can trust it for access decisions. ``None`` when
+        there is no connection.
+        """
+        transport = self._transport
+        if transport is None:
+            return None
+        try:
+            return peer_credentials(transport.fileno())
+        except OSError:
+            return None
 
     def isValid(self) -> bool:
         """True while connected, and after the connection ended until close/abort."""

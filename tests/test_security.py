@@ -1,0 +1,152 @@
+"""Peer credentials, the server's uid policy, and debug records on the qlsock logger."""
+
+from __future__ import annotations
+
+import logging
+import os
+import pwd
+
+import pytest
+
+from qlsock import QLocalServer, QLocalSocket
+from qlsock.credentials import PeerCredentials
+
+from .support import Spy, qtry
+
+NOBODY = pwd.getpwnam("nobody")
+
+
+def connected_pair(name: str) -> tuple[QLocalServer, QLocalSocket, QLocalSocket]:
+    server = QLocalServer()
+    assert server.listen(name), server.errorString()
+    client = QLocalSocket()
+    client.connectToServer(name)
+    assert client.waitForConnected(5000)
+    assert server.waitForNewConnection(5000) == (True, False)
+    peer = server.nextPendingConnection()
+    assert peer is not None
+    return server, client, peer
+
+
+def test_peer_credentials_on_both_ends() -> None:
+    server, client, peer = connected_pair("creds")
+    me = PeerCredentials(os.getpid(), os.getuid(), os.getgid())
+    assert peer.peerCredentials() == me
+    assert client.peerCredentials() == me
+    client.abort()
+    assert client.peerCredentials() is None
+    assert QLocalSocket().peerCredentials() is None
+    server.close()
+
+
+def _connect_as_nobody(name: str) -> int:
+    """Fork a child that drops to uid nobody and connects; returns its pid.
+
+    The child sends b"hi", then waits for the server to close the connection and
+    exits 0 if it did, 1 otherwise.
+    """
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 1
+    try:
+        import socket
+        import sys
+
+        os.setgid(NOBODY.pw_gid)
+        os.setuid(NOBODY.pw_uid)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(10)
+            sock.connect(os.environ["TMPDIR"] + "/" + name)
+            try:
+                sock.sendall(b"hi")
+            except BrokenPipeError:
+                pass  # refused before the bytes went out: closed all the same
+            code = 0 if sock.recv(1) == b"" else 1
+    except BaseException as exc:
+        sys.stderr.write(f"child: {exc!r}\n")
+    finally:
+        os._exit(code)
+
+
+def _exit_code(pid: int) -> int:
+    """The exit code of child *pid*, which has finished or is about to (this blocks)."""
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+def test_a_client_with_a_disallowed_uid_is_refused_before_new_connection(
+        tmpdir_env: str, caplog: pytest.LogCaptureFixture) -> None:
+    os.chmod(tmpdir_env, 0o755)
+    server = QLocalServer()
+    server.setSocketOptions(QLocalServer.WorldAccessOption)
+    server.setAllowedUids({os.getuid()})
+    assert server.allowedUids() == frozenset({os.getuid()})
+    assert server.listen("policy")
+    spy = Spy(server.newConnection)
+    with caplog.at_level(logging.WARNING, logger="qlsock"):
+        pid = _connect_as_nobody("policy")
+        assert qtry(lambda: any("refused" in r.getMessage() for r in caplog.records))
+        assert _exit_code(pid) == 0
+        # The uid that is allowed still gets in, after the refused one.
+        client = QLocalSocket()
+        client.connectToServer("policy")
+        assert client.waitForConnected(5000)
+        assert spy.wait()
+    assert len(spy) == 1
+    peer = server.nextPendingConnection()
+    assert peer is not None
+    assert peer.peerCredentials() == client.peerCredentials()
+    assert server.nextPendingConnection() is None
+    refused = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert len(refused) == 1
+    assert f"from pid {pid} (uid {NOBODY.pw_uid}" in refused[0]
+    assert server.fullServerName() in refused[0]
+    client.abort()
+    server.close()
+
+
+def test_allowing_the_uid_admits_the_client(tmpdir_env: str) -> None:
+    os.chmod(tmpdir_env, 0o755)
+    server = QLocalServer()
+    server.setSocketOptions(QLocalServer.WorldAccessOption)
+    server.setAllowedUids([os.getuid(), NOBODY.pw_uid])
+    assert server.listen("admit")
+    spy = Spy(server.newConnection)
+    pid = _connect_as_nobody("admit")
+    assert spy.wait()
+    peer = server.nextPendingConnection()
+    assert peer is not None
+    assert peer.peerCredentials() == (pid, NOBODY.pw_uid, NOBODY.pw_gid)
+    assert peer.waitForReadyRead(5000) or peer.bytesAvailable() == 2
+    assert peer.readAll() == b"hi"
+    peer.close()
+    assert _exit_code(pid) == 0
+    server.setAllowedUids(None)
+    assert server.allowedUids() is None
+    server.close()
+
+
+@pytest.mark.parametrize(("uids", "error"), [
+    ("0", TypeError), (b"0", TypeError), (5, TypeError), ([-1], ValueError),
+    ([True], ValueError), (["0"], ValueError),
+])
+def test_set_allowed_uids_validates(uids: object, error: type[Exception]) -> None:
+    with pytest.raises(error, match="setAllowedUids"):
+        QLocalServer().setAllowedUids(uids)  # type: ignore[arg-type]
+
+
+def test_debug_records_name_the_server(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG, logger="qlsock"):
+        server, client, _ = connected_pair("logged")
+        full = server.fullServerName()
+        client.disconnectFromServer()
+        server.close()
+    messages = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
+    assert f"QLocalServer {full}: listening" in messages
+    assert any(m.startswith(f"QLocalServer {full}: accepted fd ") for m in messages)
+    assert any(m.startswith(f"QLocalServer {full}: closed") for m in messages)
+    assert any(m.startswith("QLocalSocket logged ") and "UnconnectedState -> ConnectingState"
+               in m for m in messages)
+    assert any(m.startswith(f"QLocalSocket {full} ") and "ClosingState -> UnconnectedState"
+               in m for m in messages)
