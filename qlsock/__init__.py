@@ -13,6 +13,7 @@ from __future__ import annotations
 from ._log import logger
 from ._version import __version__
 from .abstractsocket import QAbstractSocket
+from .activation import ActivationError, listen_activated, listen_fd, listen_fds
 from .enums import (
     LocalServerSocketOption,
     LocalSocketError,
@@ -27,9 +28,12 @@ from .iodevice import QIODevice
 from .localserver import QLocalServer
 from .localsocket import QLocalSocket
 from .signals import BoundSignal, Signal
+from .singleinstance import SingleInstance, SingleInstanceError
 from .socketfile import ListenError, Probe, ServerStatus, probe, remove_stale
+from .streamserver import LocalStreamServer, serve
 
 __all__ = [
+    "ActivationError",
     "BoundSignal",
     "ConcurrentWaitError",
     "ListenError",
@@ -37,6 +41,7 @@ __all__ = [
     "LocalSocketError",
     "LocalSocketOption",
     "LocalSocketState",
+    "LocalStreamServer",
     "OpenModeFlag",
     "Probe",
     "QAbstractSocket",
@@ -45,11 +50,17 @@ __all__ = [
     "QLocalSocket",
     "ServerStatus",
     "Signal",
+    "SingleInstance",
+    "SingleInstanceError",
     "SocketError",
     "SocketState",
     "WrongThreadError",
     "__version__",
+    "listen_activated",
+    "listen_fd",
+    "listen_fds",
     "logger",
     "probe",
     "remove_stale",
+    "serve",
 ]

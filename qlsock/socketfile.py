@@ -8,13 +8,15 @@ into place, replacing whatever is there, a live server's file included; here it 
 already listening and already with its final mode) but never replaces an existing
 file: ``AddressInUseError``, as without options.
 
+A file is *stale* when a connect to it is refused and, on Linux, no open socket
+is bound at its path any more (``/proc/net/unix``): a server between its
+``bind()`` and ``listen()`` also refuses connects, but is still in that table.
+
 Reclaiming a stale file (:func:`remove_stale`, ``bind(..., reclaim_stale=True)``)
 probes, unlinks and binds while holding an exclusive ``flock`` on ``<path>.lock``,
 so of several processes reclaiming at once exactly one wins and none unlinks a
 file another has just bound. The lock file is left in place (removing a lock file
-is itself racy); it exists only where a reclaim was attempted. A process that
-binds without reclaiming takes no lock; between its ``bind()`` and ``listen()``
-(microseconds) a probe would call its file stale.
+is itself racy); it is created only when a file was found in the way.
 
 Abstract-namespace names (Linux) have no file: the kernel frees the name with the
 last descriptor, so they are never stale and need none of this.
@@ -217,11 +219,13 @@ def bind(
         return Bound(sock, name, full, abstract=True)
     mode = _access_mode(LocalServerSocketOption(int(options)))
     try:
-        if reclaim_stale:
+        try:
+            sock, identity = _bind_path(full, mode, backlog)
+        except OSError as exc:
+            if not reclaim_stale or exc.errno != errno.EADDRINUSE:
+                raise
             with _reclaim_lock(full):
                 sock, identity = _bind_reclaiming(full, mode, backlog)
-        else:
-            sock, identity = _bind_path(full, mode, backlog)
     except OSError as exc:
         raise _listen_failure(exc, full, abstract=False) from None
     return Bound(sock, name, full, abstract=False, _identity=identity)
@@ -316,6 +320,9 @@ def _probe_connect(full: str, address: bytes, missing: ServerStatus) -> Probe:
     if err == errno.ECONNREFUSED:
         if missing is ServerStatus.ABSENT:
             return Probe(ServerStatus.ABSENT, full, f"no server has the abstract name {full!r}")
+        if _bound_in_kernel(full):
+            return Probe(ServerStatus.LIVE, full,
+                         f"a socket is bound at {full} but not (yet) listening")
         return Probe(ServerStatus.STALE, full,
                      f"{full} is a stale socket file: no server is listening there "
                      "(the one that created it exited without closing)")
@@ -323,6 +330,26 @@ def _probe_connect(full: str, address: bytes, missing: ServerStatus) -> Probe:
         return Probe(ServerStatus.ABSENT, full, f"nothing exists at {full}")
     return Probe(ServerStatus.INACCESSIBLE, full,
                  f"cannot tell whether a server listens at {full}: {os.strerror(err)}")
+
+
+def _bound_in_kernel(full: str) -> bool:
+    """Whether an open socket is bound at path *full* (Linux's ``/proc/net/unix``).
+
+    A refused connect alone cannot tell a dead server's file from one a server
+    has bound but not yet made listening (microseconds between ``bind()`` and
+    ``listen()``); only the dead one's socket is gone from the kernel's table.
+    Elsewhere, or when the table cannot be read, False: the connect decides.
+    """
+    try:
+        with open("/proc/net/unix", encoding="utf-8", errors="surrogateescape") as table:
+            next(table, None)
+            for line in table:
+                fields = line.rstrip("\n").split(None, 7)
+                if len(fields) == 8 and fields[7] == full:
+                    return True
+    except OSError:
+        return False
+    return False
 
 
 def _listen_failure(exc: OSError, full: str, *, abstract: bool) -> ListenError:

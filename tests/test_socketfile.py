@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 
+import gevent.os
 import pytest
 
 from qlsock import (
@@ -198,13 +199,13 @@ def test_a_forked_child_never_removes_its_parents_socket(tmpdir_env: str) -> Non
     server = QLocalServer()
     assert server.listen("parent")
     path = tmpdir_env + "/parent"
-    pid = os.fork()
+    pid = gevent.os.fork_and_watch()
     if pid == 0:
         try:
             server.close()
         finally:
             os._exit(0)
-    _, status = os.waitpid(pid, 0)
+    _, status = gevent.os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert os.path.lexists(path)
     assert probe("parent").status is ServerStatus.LIVE

@@ -85,9 +85,22 @@ class Watched:
         self._arm()
 
     def _arm(self) -> None:
-        if self._waiter is not None or self._queued or self._delivering or self.closed:
+        if self._queued or self._delivering or self.closed:
+            return
+        if self._waiter is not None:
+            # A parked wait must not hide readiness another greenlet now needs (a
+            # write queued from elsewhere while a handler waits to read): watch for
+            # it too; the woken wait serves it, and its exit restores the interest.
+            self._watch_also(self._interest)
             return
         self._apply(self._interest)
+
+    def _watch_also(self, mask: int) -> None:
+        if mask & READ and not self._rw.active:
+            self._rw.start(self._fire, READ)
+        ww = self._ww
+        if mask & WRITE and ww is not None and not ww.active:
+            ww.start(self._fire, WRITE)
 
     def _apply(self, mask: int) -> None:
         rw = self._rw
