@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Qt (the interop peer) runs headless.
 export QT_QPA_PLATFORM := offscreen
 
-.PHONY: demo test test-plain test-monkey lint clean bench bench-quick bench-scaling
+.PHONY: demo test test-plain test-monkey lint clean bench bench-quick bench-scaling soak
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,12 @@ bench-quick: $(BENCH_STAMP)
 
 bench-scaling: $(BENCH_STAMP)
 	$(BENCH) --scaling $(BENCH_ARGS)
+
+# The soak (benchmarks/soak.py, not part of `make test`): one server, mixed client
+# processes that stream, abort and get killed, 10 minutes by default; it fails on
+# growth or loss. SOAK_ARGS passes options, e.g. SOAK_ARGS='--minutes 2'.
+soak: $(STAMP)
+	$(PY) -m benchmarks.soak $(SOAK_ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check qlsock tests examples
