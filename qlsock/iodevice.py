@@ -192,13 +192,19 @@ class QIODevice:
     def canReadLine(self) -> bool:
         return bool(self._open_mode & MODE_READ) and self._rbuf.find_newline() >= 0
 
-    def _read_size(self, maxlen: object, function: str) -> int:
+    def _read_size(self, maxlen: object, function: str, size_first: bool = False) -> int:
         """A validated size for a read call, or -1 when it must return nothing.
 
         Qt answers a device that is not readable, or a negative size, with a
-        warning and an empty result; so does this.
+        warning and an empty result; so does this. ``read()`` checks the open mode
+        first, ``peek()`` and ``skip()`` the size (``qiodevice.cpp``), which decides
+        the warning when both are wrong.
         """
         size = coerce_size(maxlen, f"QIODevice.{function}()")
+        if size_first and size < 0:
+            self._check_thread()
+            self._warn(function, "Called with maxSize < 0")
+            return -1
         if not self._check_readable(function):
             return -1
         if size < 0:
@@ -239,7 +245,7 @@ class QIODevice:
 
     def peek(self, maxlen: int) -> bytes:
         """Like :meth:`read`, but the bytes stay buffered."""
-        maxlen = self._read_size(maxlen, "peek")
+        maxlen = self._read_size(maxlen, "peek", size_first=True)
         if maxlen < 0:
             return b""
         if self._open_mode & MODE_TEXT:
@@ -254,16 +260,18 @@ class QIODevice:
         ``b""``. Without a ``\\n`` the buffered part of the line is returned. In
         text mode a trailing ``\\r\\n`` becomes ``\\n``.
         """
-        return self._read_line(maxlen, "readLine")
+        # Qt 6.9+ implements readLine() with readLineInto(), whose name its
+        # warnings carry.
+        return self._read_line(maxlen, "readLineInto")
 
     def _read_line(self, maxlen: object, function: str) -> bytes:
-        maxlen = self._read_size(maxlen, function)
-        if maxlen < 0:
+        size = coerce_size(maxlen, f"QIODevice.{function}()")
+        if not self._check_readable(function):
             return b""
-        if maxlen == 1:
+        if size != 0 and size < 2:
             self._warn(function, "Called with maxSize < 2")
             return b""
-        limit = self._rbuf.size if maxlen == 0 else min(maxlen - 1, self._rbuf.size)
+        limit = self._rbuf.size if size == 0 else min(size - 1, self._rbuf.size)
         newline = self._rbuf.find_newline(limit)
         count = limit if newline < 0 else newline + 1
         line = self.readData(count)
@@ -324,7 +332,7 @@ class QIODevice:
 
         Differs from PySide6, which returns the byte as a one-character ``str``.
         """
-        if not self._check_readable("getChar"):
+        if not self._check_readable("read"):  # Qt's getChar() uses read()'s check
             return (False, b"")
         while self._rbuf.size:
             byte = self.readData(1)
@@ -336,7 +344,7 @@ class QIODevice:
     def ungetChar(self, char: Any) -> None:
         """Put one byte back in front of the read buffer."""
         data = _one_byte(char, "QIODevice.ungetChar()")
-        if not self._check_readable("ungetChar"):
+        if not self._check_readable("read"):  # Qt's ungetChar() uses read()'s check
             return
         if self._rbuf.in_transaction:
             self._warn("ungetChar", "Called while transaction is in progress")
@@ -349,7 +357,7 @@ class QIODevice:
         Returns the count; 0 when nothing is buffered but more may come, -1 when
         nothing is buffered and the stream has ended (or the device is not open).
         """
-        maxSize = self._read_size(maxSize, "skip")
+        maxSize = self._read_size(maxSize, "skip", size_first=True)
         if maxSize < 0:
             return -1
         if not self._rbuf.size:
@@ -389,8 +397,8 @@ class QIODevice:
         return False
 
     def reset(self) -> bool:
-        """``seek(0)``: False for a sequential device."""
-        return False
+        """``seek(0)``: False for a sequential device, with seek()'s warning (Qt)."""
+        return self.seek(0)
 
     def readChannelCount(self) -> int:
         return 1 if self._open_mode else 0

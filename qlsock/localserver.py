@@ -10,6 +10,7 @@ socket is queued, from a greenlet (never from the hub).
 
 from __future__ import annotations
 
+import _socket
 import errno
 import os
 import time
@@ -225,6 +226,14 @@ class QLocalServer:
         self._engine.check_thread()
         if self.isListening():
             qt_warning("QLocalServer::listen() called when already listening")
+            return False
+        problem = _not_listenable(fd)
+        if problem:
+            # Qt adopts any number and "listens" on nothing; refuse, as
+            # setSocketDescriptor() does, and leave the descriptor to the caller.
+            self._listen_failed(SocketError.UnsupportedSocketOperationError,
+                                "QLocalServer::listen: The socket operation is not "
+                                f"supported ({problem})")
             return False
         endpoint = self._engine.adopt_listener(fd)
         server, full, abstract = names_from_address(endpoint.address)
@@ -458,3 +467,29 @@ def _close_cleanly(fd: int) -> None:
         pass
     finally:
         sock.close()
+
+
+def _not_listenable(fd: int) -> str:
+    """Why descriptor *fd* cannot be listened on, or "" if it can; *fd* is not touched.
+
+    A local stream socket that is not listening is accepted, as Qt accepts it (its
+    own test listens on a socketpair end to get an unnamed server); a warning says
+    it will never accept.
+    """
+    if not 0 <= fd <= 2**31 - 1:
+        return f"{fd} is not a file descriptor"
+    try:
+        sock = _socket.socket(fileno=fd)
+    except OSError as exc:
+        return f"descriptor {fd}: {exc.strerror}"
+    try:
+        if sock.family != _socket.AF_UNIX or sock.type != _socket.SOCK_STREAM:
+            return (f"descriptor {fd} is not a local stream socket (family {sock.family}, "
+                    f"type {sock.type}); QLocalServer listens on AF_UNIX SOCK_STREAM sockets")
+        if not sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_ACCEPTCONN):
+            logger.warning("QLocalServer::listen: descriptor %d is not listening, so no "
+                           "connection will ever be accepted on it (call listen() on it "
+                           "first)", fd)
+    finally:
+        sock.detach()
+    return ""

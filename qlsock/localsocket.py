@@ -58,10 +58,15 @@ _FLUSH_ROUNDS = 8
 CONNECT_TIMEOUT = 30.0
 
 
+#: Timeouts beyond qint64 milliseconds (which Qt cannot even be given) wait forever,
+#: like negative ones: a float cannot hold every int.
+_FOREVER_MS = 2**63 - 1
+
+
 def timeout_seconds(msecs: object, what: str) -> float | None:
     """Qt's millisecond timeout as seconds; any negative value means "forever"."""
     value = coerce_size(msecs, what)
-    return None if value < 0 else value / 1000.0
+    return None if value < 0 or value > _FOREVER_MS else value / 1000.0
 
 
 class _Attempt:
@@ -637,7 +642,7 @@ class QLocalSocket(QIODevice):
             return False
         try:
             transport = self._engine.adopt_stream(fd)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, OverflowError) as exc:
             self._set_error(LocalSocketError.UnsupportedSocketOperationError,
                             "QLocalSocket::setSocketDescriptor", detail=str(exc))
             return False

@@ -296,7 +296,9 @@ def _listening(address: bytes | str, backlog: int) -> socket.socket:
         sock.close()
         raise
     try:
-        sock.listen(backlog)
+        # listen(2) takes a C int and the kernel caps it at net.core.somaxconn
+        # anyway: an absurd backlog is the largest one, not an OverflowError.
+        sock.listen(min(backlog, 2**31 - 1))
     except BaseException:
         sock.close()
         if isinstance(address, str):
@@ -372,6 +374,9 @@ def _why(err: int, exc: OSError, full: str, abstract: bool) -> str:
         return (f"{found.detail}; choose another name, or stop that server first "
                 "(QLocalServer.removeServer() would make it unreachable)")
     if err == errno.ENOENT:
+        directory = os.path.dirname(full) or "."
+        if os.path.isdir(directory):
+            return f"{directory} cannot hold a socket file (creating {full} failed: ENOENT)"
         return f"the directory of {full} does not exist"
     if err == errno.ENOTDIR:
         return f"a component of {full} is not a directory"

@@ -639,7 +639,7 @@ def test_read_line_rules(net: Net, qt_warnings: Any) -> None:
     assert client.readLine(4) == b"hel"
     assert client.readLine() == b"lo\n"
     assert client.readLine(1) == b""
-    assert qt_warnings.texts == ["QIODevice::readLine (QLocalSocket): Called with maxSize < 2"]
+    assert qt_warnings.texts == ["QIODevice::readLineInto (QLocalSocket): Called with maxSize < 2"]
     assert client.readLine(100) == b"world\n"
     assert client.canReadLine() is False
     assert client.readLine() == b"partial"
