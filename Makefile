@@ -6,24 +6,24 @@ STAMP := $(VENV)/.installed
 # Qt (the interop peer) runs headless.
 export QT_QPA_PLATFORM := offscreen
 
-.PHONY: demo test test-plain test-monkey lint clean bench bench-quick bench-scaling soak
+.PHONY: demo test test-plain test-monkey docs lint clean bench bench-quick bench-scaling soak
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,lint]'
+	$(PY) -m pip install --quiet -e '.[test,lint,docs]'
 	touch $(STAMP)
 
 demo: $(STAMP)
 	$(PY) examples/demo.py
 
-# The suite runs twice: plainly, then under gevent's monkey patching, which is
+# The suite runs twice, then the documentation is built (CI builds it this way): plainly, then under gevent's monkey patching, which is
 # process-wide and so gets a process of its own. Each run takes about a minute;
 # the outer limit only makes a run that somehow escapes pytest-timeout fail
 # instead of stalling.
 RUN_LIMIT := timeout --kill-after=10 600
 
-test: test-plain test-monkey
+test: test-plain test-monkey docs
 
 test-plain: $(STAMP)
 	$(RUN_LIMIT) $(PY) -m pytest
@@ -56,9 +56,13 @@ bench-scaling: $(BENCH_STAMP)
 soak: $(STAMP)
 	$(PY) -m benchmarks.soak $(SOAK_ARGS)
 
+# The documentation (Sphinx + MyST): warnings are errors, every reference must resolve.
+docs: $(STAMP)
+	$(PY) -m sphinx -q -W --keep-going -n -b html docs docs/_build/html
+
 lint: $(STAMP)
 	$(PY) -m ruff check qlsock tests examples
 	$(PY) -m mypy
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info
+	rm -rf $(VENV) build dist *.egg-info docs/_build
