@@ -124,6 +124,13 @@ class ReadBuffer:
         return out
 
     def read(self, n: int) -> bytes:
+        chunks = self._chunks
+        if chunks and not self._offset and self._taken is None and len(chunks[0]) == n:
+            # The common read: exactly the oldest chunk, handed out as is.
+            self.size -= n
+            scanned = self._scanned - n
+            self._scanned = scanned if scanned > 0 else 0
+            return chunks.popleft()
         return self._take(n, True)
 
     def peek(self, n: int) -> bytes:

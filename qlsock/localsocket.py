@@ -15,6 +15,9 @@ The state machine, the order of signals and the error texts follow
 
 from __future__ import annotations
 
+import fcntl
+import sys
+import termios
 import time
 from logging import DEBUG
 from typing import Any, TypeAlias
@@ -33,7 +36,7 @@ from .enums import (
 )
 from .errors import connect_error, local_socket_text, stream_error
 from .hub import current_engine
-from .interfaces import READ, ILocalSocket, IStreamTransport
+from .interfaces import READ, WRITE, ILocalSocket, IStreamTransport
 from .iodevice import MODE_READ, QIODevice, coerce_mode, coerce_size
 from .naming import (
     ABSTRACT_SUPPORTED,
@@ -52,10 +55,18 @@ _CONNECTED = LocalSocketState.ConnectedState
 _CLOSING = LocalSocketState.ClosingState
 
 _RECV_SIZE = 65536
+#: Reads sized to what is queued stop when this little is queued.
+_SMALL_READ = 4096
+_INT_ZERO = bytes(4)
 #: How many times one delivery sends what its slots keep writing.
 _FLUSH_ROUNDS = 8
 #: Qt's QT_CONNECT_TIMEOUT: how long a connect keeps retrying a full backlog.
 CONNECT_TIMEOUT = 30.0
+
+
+def _queued_bytes(fd: int) -> int:
+    """How many received bytes the kernel holds for *fd* (``FIONREAD``)."""
+    return int.from_bytes(fcntl.ioctl(fd, termios.FIONREAD, _INT_ZERO), sys.byteorder)
 
 
 #: Timeouts beyond qint64 milliseconds (which Qt cannot even be given) wait forever,
@@ -116,7 +127,7 @@ class QLocalSocket(QIODevice):
         self._engine = current_engine()
         self._state = _U
         self._transport: IStreamTransport | None = None
-        self._interest = (False, False)
+        self._interest = 0
         self._wbuf = WriteBuffer()
         self._error = LocalSocketError.UnknownSocketError
         self._server_name = ""
@@ -127,6 +138,9 @@ class QLocalSocket(QIODevice):
         self._inner_open = False
         self._in_ready_read = False
         self._in_bytes_written = False
+        # True while the kernel holds more than one recv() takes (a fast sender):
+        # reads are then sized to what is queued, so the data arrives in one chunk.
+        self._read_ahead = False
         self._attempt: _Attempt | None = None
         # The last name debug records used: Qt clears the names before the final
         # stateChanged, and a record without a name helps nobody.
@@ -361,7 +375,7 @@ class QLocalSocket(QIODevice):
 
     def _attach(self, transport: IStreamTransport) -> None:
         self._transport = transport
-        self._interest = (False, False)
+        self._interest = 0
         self._wbuf.clear()
         self._reading_paused = False
         self._inner_open = True
@@ -380,10 +394,12 @@ class QLocalSocket(QIODevice):
         transport = self._transport
         if transport is None:
             return
-        interest = (self._state is _CONNECTED and not self._reading_paused, bool(self._wbuf))
+        read = self._state is _CONNECTED and not self._reading_paused
+        write = self._wbuf.size > 0
+        interest = (READ if read else 0) | (WRITE if write else 0)
         if interest != self._interest:
             self._interest = interest
-            transport.set_interest(*interest)
+            transport.set_interest(read, write)
 
     def _buffer_consumed(self) -> None:
         if self._reading_paused and (
@@ -396,63 +412,92 @@ class QLocalSocket(QIODevice):
             self._reading_paused = True
             self._update_interest()
 
-    def _fill(self, transport: IStreamTransport) -> tuple[int, bool, int]:
-        """Read what the kernel holds: ``(new bytes, end of stream, errno)``."""
-        total = 0
-        limit = self._read_buffer_size
+    def _read_step(self, transport: IStreamTransport) -> int:
+        """Read what the kernel holds and announce it: the new byte count, or -1 if
+        the connection ended (end of stream, or reading failed)."""
         rbuf = self._rbuf
-        keep = bool(self._open_mode & MODE_READ)
+        limit = self._read_buffer_size
+        keep = self._open_mode & MODE_READ
+        recv = transport.recv
+        total = 0
+        eof = False
+        err = 0
         while True:
             size = _RECV_SIZE
+            if self._read_ahead:
+                queued = _queued_bytes(transport.fileno())
+                if queued > size:
+                    size = queued
+                elif 0 < queued < _SMALL_READ:
+                    # The sender slowed down: back to plain reads. (Nothing
+                    # queued says nothing: the end of stream is queued as 0.)
+                    self._read_ahead = False
             if limit:
                 room = limit - rbuf.size
                 if room <= 0:
                     self._reading_paused = True
                     break
-                size = min(room, size)
+                if room < size:
+                    size = room
             try:
-                data = transport.recv(size)
+                data = recv(size)
             except BlockingIOError:
                 break
             except OSError as exc:
-                return total, False, exc.errno or 0
-            if not data:
-                return total, True, 0
+                err = exc.errno or 0
+                break
+            count = len(data)
+            if not count:
+                eof = True
+                break
             if keep:
                 rbuf.append(data)
-                total += len(data)
-            if len(data) < size:
+                total += count
+            if count < size:
                 break
-        return total, False, 0
-
-    def _emit_ready_read(self) -> None:
-        if self._in_ready_read:
-            return
-        self._in_ready_read = True
-        try:
-            self.readyRead.emit()
-            self.channelReadyRead.emit(0)
-        finally:
-            self._in_ready_read = False
-
-    def _read_step(self, transport: IStreamTransport) -> int:
-        """Read and report: new byte count, or -1 if the connection ended."""
-        got, eof, err = self._fill(transport)
-        if got:
-            self._emit_ready_read()
+            if self._read_ahead:
+                # Everything queued a moment ago was taken; more that came since
+                # is reported by the hub.
+                break
+            if size == _RECV_SIZE:
+                self._read_ahead = True
+        if total and not self._in_ready_read and (
+                self.readyRead._slots or self.channelReadyRead._slots):
+            self._in_ready_read = True
+            try:
+                self.readyRead.emit()
+                self.channelReadyRead.emit(0)
+            finally:
+                self._in_ready_read = False
         if self._transport is not transport:
             # A slot (or a wait nested in one) ended the connection: the new
             # bytes still arrived and were announced.
-            return got if got else -1
+            return total if total else -1
         if eof:
             self._peer_closed(transport)
-            return got if got else -1
+            return total if total else -1
         if err:
             self._stream_failed(transport, err)
-            return got if got else -1
-        return got
+            return total if total else -1
+        return total
 
-    def _send(self, transport: IStreamTransport) -> int:
+    def _written(self, transport: IStreamTransport, count: int) -> None:
+        if not self._in_bytes_written and (
+                self.bytesWritten._slots or self.channelBytesWritten._slots):
+            self._in_bytes_written = True
+            try:
+                self.bytesWritten.emit(count)
+                self.channelBytesWritten.emit(0, count)
+            finally:
+                self._in_bytes_written = False
+        if self._transport is not transport:
+            return
+        if self._state is _CLOSING and not self._wbuf.size:
+            self._finish_disconnect(transport)
+        elif bool(self._interest & WRITE) is not (self._wbuf.size > 0):
+            self._update_interest()
+
+    def _write_step(self, transport: IStreamTransport) -> int:
         """Send what the kernel takes: the count, or -1 if the connection failed."""
         wbuf = self._wbuf
         total = 0
@@ -466,30 +511,11 @@ class QLocalSocket(QIODevice):
                 return -1
             wbuf.consume(sent)
             total += sent
+        if total:
+            self._written(transport, total)
+        elif not self._interest & WRITE:
+            self._update_interest()
         return total
-
-    def _written(self, transport: IStreamTransport, count: int) -> None:
-        if not self._in_bytes_written:
-            self._in_bytes_written = True
-            try:
-                self.bytesWritten.emit(count)
-                self.channelBytesWritten.emit(0, count)
-            finally:
-                self._in_bytes_written = False
-        if self._transport is not transport:
-            return
-        if self._state is _CLOSING and not self._wbuf.size:
-            self._finish_disconnect(transport)
-        else:
-            self._update_interest()
-
-    def _write_step(self, transport: IStreamTransport) -> int:
-        sent = self._send(transport)
-        if sent > 0:
-            self._written(transport, sent)
-        elif sent == 0:
-            self._update_interest()
-        return sent
 
     def _on_events(self, events: int) -> None:
         transport = self._transport
@@ -552,7 +578,7 @@ class QLocalSocket(QIODevice):
         self._engine.check_thread()
         if data:
             self._wbuf.append(data)
-            if not self._interest[1]:
+            if not self._interest & WRITE:
                 self._update_interest()
         return len(data)
 
@@ -660,9 +686,13 @@ class QLocalSocket(QIODevice):
     # -- waiting -----------------------------------------------------------------------
 
     def _deadline(self, msecs: object, what: str) -> float | None:
-        timeout = timeout_seconds(msecs, what)
+        # timeout_seconds(), inlined: the waits are on the data path.
+        if msecs.__class__ is not int:
+            msecs = coerce_size(msecs, what)
         self._engine.check_thread()
-        return None if timeout is None else time.monotonic() + timeout
+        if msecs < 0 or msecs > _FOREVER_MS:
+            return None
+        return time.monotonic() + msecs / 1000.0
 
     @staticmethod
     def _remaining(deadline: float | None) -> float | None:
@@ -683,7 +713,8 @@ class QLocalSocket(QIODevice):
         emits ``errorOccurred(SocketTimeoutError)`` and leaves the socket connected.
         """
         deadline = self._deadline(msecs, "QLocalSocket.waitForReadyRead()")
-        if self._state is _U or not self._connected_by(deadline):
+        state = self._state
+        if state is not _CONNECTED and (state is _U or not self._connected_by(deadline)):
             return False
         transport = self._transport
         if self._state is not _CONNECTED or transport is None:
@@ -697,11 +728,11 @@ class QLocalSocket(QIODevice):
                 got = self._read_step(transport)
                 if got:
                     return got > 0
-            remaining = self._remaining(deadline)
+            remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 self._timed_out()
                 return False
-            transport.wait(not self._reading_paused, bool(self._wbuf.size), remaining)
+            transport.wait(not self._reading_paused, self._wbuf.size > 0, remaining)
             if self._transport is not transport:
                 return False
 
@@ -716,7 +747,7 @@ class QLocalSocket(QIODevice):
             qt_warning("QAbstractSocket::waitForBytesWritten() is not allowed in "
                        "UnconnectedState")
             return False
-        if not self._connected_by(deadline):
+        if self._state is not _CONNECTED and not self._connected_by(deadline):
             return False
         transport = self._transport
         if transport is None or not self._wbuf.size:
@@ -728,7 +759,7 @@ class QLocalSocket(QIODevice):
             if self._transport is not transport:
                 return False
             reading = self._state is _CONNECTED and not self._reading_paused
-            remaining = self._remaining(deadline)
+            remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 self._timed_out()
                 return False

@@ -32,7 +32,7 @@ class ListeningEndpoint(Watched):
     __slots__ = ("address",)
 
     def __init__(self, engine: HubEngine, sock: _socket.socket) -> None:
-        super().__init__(engine, sock, writable=False)
+        super().__init__(engine, sock)
         try:
             self.address = address_bytes(sock.getsockname())
         except OSError:

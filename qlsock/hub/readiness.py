@@ -1,11 +1,17 @@
 """Readiness plumbing shared by stream transports and listening endpoints.
 
-Each watched descriptor has libev io watchers, a mask of readiness collected in the
-hub and not yet consumed (``_pending``), and at most one waiting greenlet. A hub
-callback stops the watchers that fired and either wakes the waiting greenlet or
-queues the descriptor on the hub's :class:`~qlsock.hub.dispatcher.Dispatcher`.
-Watchers stay stopped until the readiness is consumed, so a level-triggered
-descriptor never spins the loop while its owner is busy.
+Each watched descriptor has libev io watchers (one for reading; one for writing,
+made on first use), a mask of readiness collected in the hub and not yet consumed
+(``_pending``), and at most one waiting greenlet. A hub callback either wakes the
+waiting greenlet or queues the descriptor on the hub's
+:class:`~qlsock.hub.dispatcher.Dispatcher`.
+
+The watcher is left running across a delivery that completes in the same hub
+iteration (the common case): stopping and restarting it for every event would
+cost two watcher calls per event for nothing. Only when readiness fires again
+while the owner is still busy with the previous one (a slot blocks) is the watcher
+stopped, so that a level-triggered descriptor never spins the loop; it is started
+again once the delivery is over.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ class Watched:
 
     __slots__ = (
         "__weakref__",
+        "_active",
         "_callback",
         "_delivering",
         "_dispatcher",
@@ -44,15 +51,19 @@ class Watched:
         "closed",
     )
 
-    def __init__(self, engine: HubEngine, sock: _socket.socket, *, writable: bool) -> None:
-        loop = engine.loop
-        fd = sock.fileno()
+    def __init__(self, engine: HubEngine, sock: _socket.socket) -> None:
         self._sock = sock
         self._engine = engine
         self._dispatcher = engine.dispatcher
+        # A watcher per direction, each with a fixed mask: changing one watcher's
+        # mask makes libev re-register the descriptor (a system call). The write
+        # watcher is made when first needed: a socket whose writes the kernel
+        # always takes at once never needs one, nor a listener.
         # The stubs lack the watchers' ``active`` flag; they are typed loosely.
-        self._rw: Any = loop.io(fd, READ)
-        self._ww: Any = loop.io(fd, WRITE) if writable else None
+        self._rw: Any = engine.loop.io(sock.fileno(), READ)
+        self._ww: Any = None
+        # What the watchers are started for now (0: both stopped).
+        self._active = 0
         self._callback: Callable[[int], Any] | None = None
         self._interest = 0
         self._pending = 0
@@ -75,6 +86,7 @@ class Watched:
         self._rw.close()
         if self._ww is not None:
             self._ww.close()
+        self._active = 0
         waiter = self._waiter
         if waiter is not None:
             self._engine.loop.run_callback(waiter.switch, None)
@@ -82,52 +94,46 @@ class Watched:
 
     def _set_interest(self, mask: int) -> None:
         self._interest = mask
-        self._arm()
-
-    def _arm(self) -> None:
-        if self._queued or self._delivering or self.closed:
+        if mask == self._active or self._queued or self._delivering or self.closed:
             return
         if self._waiter is not None:
             # A parked wait must not hide readiness another greenlet now needs (a
             # write queued from elsewhere while a handler waits to read): watch for
             # it too; the woken wait serves it, and its exit restores the interest.
-            self._watch_also(self._interest)
+            if mask & ~self._active:
+                self._apply(self._active | mask)
             return
-        self._apply(self._interest)
-
-    def _watch_also(self, mask: int) -> None:
-        if mask & READ and not self._rw.active:
-            self._rw.start(self._fire, READ)
-        ww = self._ww
-        if mask & WRITE and ww is not None and not ww.active:
-            ww.start(self._fire, WRITE)
+        self._apply(mask)
 
     def _apply(self, mask: int) -> None:
-        rw = self._rw
-        if mask & READ:
-            if not rw.active:
-                rw.start(self._fire, READ)
-        elif rw.active:
-            rw.stop()
-        ww = self._ww
-        if ww is not None:
+        """Watch for *mask* (0: stop watching); callers skip it when unchanged."""
+        changed = mask ^ self._active
+        self._active = mask
+        if changed & READ:
+            if mask & READ:
+                self._rw.start(self._fire, READ)
+            else:
+                self._rw.stop()
+        if changed & WRITE:
+            ww = self._ww
             if mask & WRITE:
-                if not ww.active:
-                    ww.start(self._fire, WRITE)
-            elif ww.active:
+                if ww is None:
+                    ww = self._ww = self._engine.loop.io(self._sock.fileno(), WRITE)
+                ww.start(self._fire, WRITE)
+            else:
                 ww.stop()
 
-    def _fire(self, event: int) -> None:
+    def _fire(self, events: int) -> None:
         # Runs in the hub: bookkeeping only.
-        self._pending |= event
+        self._pending |= events
         waiter = self._waiter
         if waiter is not None:
-            # The waiter runs at once and sets the watchers itself; stopping them
-            # here would only make it start them again.
             waiter.switch(None)
-            return
-        self._apply(0)
-        if not self._queued and not self._delivering:
+        elif self._queued or self._delivering:
+            # The owner has not finished with earlier readiness (a slot is
+            # blocked): stop watching until it has, or the loop would spin.
+            self._apply(0)
+        else:
             self._queued = True
             self._dispatcher.schedule(self)
 
@@ -135,16 +141,15 @@ class Watched:
         """Hand collected readiness to the owner (called by the dispatcher)."""
         self._queued = False
         events = self._pending
-        if self.closed or not events or self._callback is None:
-            self._arm()
-            return
-        self._pending = 0
-        self._delivering = True
-        try:
-            self._callback(events)
-        finally:
-            self._delivering = False
-            self._arm()
+        if events and not self.closed and self._callback is not None:
+            self._pending = 0
+            self._delivering = True
+            try:
+                self._callback(events)
+            finally:
+                self._delivering = False
+        if self._interest != self._active and self._waiter is None and not self.closed:
+            self._apply(self._interest)
 
     def _wait(self, mask: int, timeout: float | None) -> int:
         events = self._pending
@@ -162,7 +167,8 @@ class Watched:
         self._waiter = waiter
         timer = None
         try:
-            self._apply(mask)
+            if mask != self._active:
+                self._apply(mask)
             if timeout is not None:
                 timer = self._engine.loop.timer(max(timeout, 0.0))
                 timer.start(waiter.switch, None)
@@ -174,7 +180,9 @@ class Watched:
             if not self.closed:
                 # Straight to the background interest: a watcher that is wanted
                 # both during and after the wait is never stopped and restarted.
-                self._apply(0 if self._queued or self._delivering else self._interest)
+                want = 0 if self._queued or self._delivering else self._interest
+                if want != self._active:
+                    self._apply(want)
         events = self._pending
         self._pending = 0
         return events

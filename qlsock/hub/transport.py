@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import _socket
+import operator
 import os
 import socket as _stdsocket
 from collections.abc import Sequence
@@ -41,17 +42,21 @@ class StreamTransport(Watched):
 
     __slots__ = ()
 
+    if TYPE_CHECKING:
+        def recv(self, size: int) -> bytes: ...
+    else:
+        # ``transport.recv`` is the C socket's own method, fetched by a C getter:
+        # reads are the hottest call, and a Python method here would add a frame.
+        recv = property(operator.attrgetter("_sock.recv"))
+
     def __init__(self, engine: HubEngine, sock: _socket.socket) -> None:
-        super().__init__(engine, sock, writable=True)
+        super().__init__(engine, sock)
 
     def set_interest(self, read: bool, write: bool) -> None:
         self._set_interest((READ if read else 0) | (WRITE if write else 0))
 
     def wait(self, read: bool, write: bool, timeout: float | None) -> int:
         return self._wait((READ if read else 0) | (WRITE if write else 0), timeout)
-
-    def recv(self, size: int) -> bytes:
-        return self._sock.recv(size)
 
     def send(self, buffers: Sequence[bytes | memoryview]) -> int:
         if len(buffers) == 1:
