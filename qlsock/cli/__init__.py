@@ -1,0 +1,270 @@
+"""The ``qlsock`` command: local servers from the shell (``python -m qlsock``).
+
+``listen``, ``connect``, ``send``, ``probe``, ``remove`` and ``bench``; run
+``qlsock --help`` or ``qlsock COMMAND --help`` for the details. Every command uses
+the public API (``QLocalServer``, ``QLocalSocket``, :mod:`qlsock.socketfile`), so
+names resolve exactly as in a Qt program. :func:`main` returns the exit status
+(documented in ``--help``) instead of exiting, so it can be called in-process.
+
+Standard input and output are read and written in gevent's thread pool, one chunk
+at a time, so a slow terminal or pipe holds up only the greenlet that uses it, and
+the descriptors' blocking mode (which a terminal shares with the shell) is left alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from .._log import logger
+from .._version import __version__
+from ..enums import LocalServerSocketOption
+from ..naming import ABSTRACT_SUPPORTED
+from .bench import _cmd_bench
+from .commands import _cmd_connect, _cmd_listen, _cmd_probe, _cmd_remove, _cmd_send
+from .status import (
+    EXIT_ABSENT,
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_NOT_A_SOCKET,
+    EXIT_OK,
+    EXIT_STALE,
+    EXIT_USAGE,
+    _Failure,
+    _note,
+)
+
+__all__ = [
+    "EXIT_ABSENT",
+    "EXIT_FAILURE",
+    "EXIT_INTERRUPTED",
+    "EXIT_NOT_A_SOCKET",
+    "EXIT_OK",
+    "EXIT_STALE",
+    "EXIT_USAGE",
+    "main",
+]
+
+_EPILOG = f"""\
+Names resolve as in Qt: a relative NAME is $TMPDIR/NAME (/tmp/NAME when TMPDIR is
+unset), an absolute path is used as given, and --abstract (Linux) uses the abstract
+namespace (no file). A server and its clients must agree on --abstract.
+
+exit status:
+  {EXIT_OK}    success; probe: a server is live
+  {EXIT_FAILURE}    failure (cannot connect, listen, send or remove; probe cannot tell)
+  {EXIT_USAGE}    usage error
+  {EXIT_STALE}    probe: a stale socket file (its server died without removing it)
+  {EXIT_ABSENT}    probe, remove: nothing at that name
+  {EXIT_NOT_A_SOCKET}    probe, remove: something that is not a socket is there
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C)
+"""
+
+_ACCESS = {
+    "user": LocalServerSocketOption.UserAccessOption,
+    "group": LocalServerSocketOption.GroupAccessOption,
+    "other": LocalServerSocketOption.OtherAccessOption,
+    "world": LocalServerSocketOption.WorldAccessOption,
+}
+
+
+# -- options ------------------------------------------------------------------------------------
+
+
+def _server_name(text: str) -> str:
+    if not text:
+        raise argparse.ArgumentTypeError("the name is empty")
+    if "\0" in text:
+        raise argparse.ArgumentTypeError("the name contains a NUL character")
+    return text
+
+
+def _access_modes(text: str) -> LocalServerSocketOption:
+    flags = LocalServerSocketOption.NoOptions
+    for part in text.split(","):
+        key = part.strip().lower()
+        if key not in _ACCESS:
+            raise argparse.ArgumentTypeError(
+                f"unknown access class {part.strip()!r}: use user, group, other or world, "
+                "separated by commas"
+            )
+        flags |= _ACCESS[key]
+    return flags
+
+
+def _positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be positive, not {text}")
+        return value
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def _add_name(parser: argparse.ArgumentParser, *, abstract: bool = True) -> None:
+    parser.add_argument("name", metavar="NAME", type=_server_name,
+                        help="the server name (relative: in $TMPDIR) or an absolute path")
+    if abstract:
+        parser.add_argument("--abstract", action="store_true",
+                            help="use Linux's abstract namespace (no socket file)")
+
+
+def _add_timeout(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--timeout", type=_positive(float), default=5.0, metavar="SECONDS",
+                        help="give up when connecting, or a write, makes no progress for "
+                             "this long (default: %(default)s)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qlsock",
+        description="Qt local sockets (QLocalServer / QLocalSocket) from the shell, "
+                    "on qlsock.",
+        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"qlsock {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name: str, summary: str, description: str) -> argparse.ArgumentParser:
+        return commands.add_parser(
+            name, help=summary, description=description, epilog=_EPILOG,
+            formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    listen = command(
+        "listen", "serve NAME: print what clients send, or echo it back",
+        "Listen on NAME and serve any number of clients at once. What they send is "
+        "written to stdout as it arrives (or, with --echo, sent back to the client). "
+        "The socket path goes to stderr once listening. Ends after --max-clients "
+        "clients, on SIGTERM (removing the socket file) or on Ctrl-C.")
+    _add_name(listen)
+    listen.add_argument("--echo", action="store_true",
+                        help="send what each client sends back to it, instead of printing it")
+    listen.add_argument("--max-clients", type=_positive(int), metavar="N",
+                        help="accept N clients, serve them until they close, then exit")
+    listen.add_argument("--mode", type=_access_modes, metavar="CLASSES",
+                        default=LocalServerSocketOption.NoOptions,
+                        help="who may connect: a comma-separated list of user, group, "
+                             "other, world (QLocalServer.SocketOption access flags; "
+                             "default: the umask decides)")
+    listen.add_argument("--reclaim", action="store_true",
+                        help="remove a stale socket file at NAME first (never a live "
+                             "server's)")
+
+    connect = command(
+        "connect", "copy stdin to NAME and what it sends to stdout",
+        "Connect to NAME, then copy stdin to the server and the server's data to "
+        "stdout, like 'socat - UNIX-CONNECT:PATH'. At the end of stdin the sending "
+        "direction is shut down (the server sees the end of the stream; a Qt server "
+        "takes that as the client closing), and output continues until the server "
+        "closes.")
+    _add_name(connect)
+    _add_timeout(connect)
+
+    send = command(
+        "send", "send DATA to NAME and disconnect",
+        "Connect to NAME, send DATA (UTF-8; '-' sends stdin), wait until all of it is "
+        "handed to the kernel, and disconnect.")
+    _add_name(send)
+    send.add_argument("data", metavar="DATA", help="what to send; '-' reads it from stdin")
+    send.add_argument("-n", "--newline", action="store_true", help="append a newline")
+    _add_timeout(send)
+
+    probe_cmd = command(
+        "probe", "tell whether a server is live at NAME (or stale, or absent)",
+        "Print what is at NAME: live, stale, absent, not a socket or inaccessible, and "
+        "the path it resolves to; the exit status says the same. Connects once if "
+        "there is a socket (a live server sees a connection open and close) and "
+        "changes nothing.")
+    _add_name(probe_cmd)
+
+    remove = command(
+        "remove", "remove NAME's socket file if no server is listening",
+        "Remove NAME's socket file if it is stale. A live server's file is kept unless "
+        "--force is given (the server would keep running, unreachable); something that "
+        "is not a socket is never removed.")
+    _add_name(remove, abstract=False)
+    remove.add_argument("--force", action="store_true",
+                        help="remove it even if a server is listening")
+
+    bench = command(
+        "bench", "measure local round trips and throughput",
+        "Run a qlsock echo server and a client in this process, over a socket in a "
+        "private directory: first round trips of --size bytes (latency), then a "
+        "stream of --megabytes (throughput). Every echoed byte is checked. A progress "
+        "bar goes to stderr, the results to stdout.")
+    bench.add_argument("--count", type=_positive(int), default=10000, metavar="N",
+                       help="round trips to time (default: %(default)s)")
+    bench.add_argument("--size", type=_positive(int), default=64, metavar="BYTES",
+                       help="bytes per round trip (default: %(default)s)")
+    bench.add_argument("--megabytes", type=_positive(float), default=100.0, metavar="MB",
+                       help="megabytes (10^6) to stream and echo back (default: %(default)s)")
+    bench.add_argument("--seconds", type=_positive(float), metavar="S",
+                       help="end each phase after S seconds, even if not complete")
+    return parser
+
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "listen": _cmd_listen,
+    "connect": _cmd_connect,
+    "send": _cmd_send,
+    "probe": _cmd_probe,
+    "remove": _cmd_remove,
+    "bench": _cmd_bench,
+}
+
+
+# -- main ----------------------------------------------------------------------------------------
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace | int:
+    """The parsed arguments, or the exit status argparse chose (--help, --version, errors)."""
+    try:
+        return _parser().parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+
+
+@contextlib.contextmanager
+def _warnings_to_stderr() -> Iterator[None]:
+    """qlsock's warnings (accept trouble, dropped messages) printed like our own notes."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("qlsock: %(message)s"))
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``qlsock`` command with *argv* (default ``sys.argv[1:]``); the exit status.
+
+    Never calls ``sys.exit``: ``--help``, ``--version`` and usage errors return
+    their status too, so the commands can be driven in-process.
+    """
+    args = _parse(argv)
+    if isinstance(args, int):
+        return args
+    if getattr(args, "abstract", False) and not ABSTRACT_SUPPORTED:
+        _note("--abstract needs Linux's abstract socket namespace")
+        return EXIT_USAGE
+    try:
+        with _warnings_to_stderr():
+            return _COMMANDS[args.command](args)
+    except _Failure as exc:
+        _note(str(exc))
+        return exc.code
+    except BrokenPipeError:
+        _note("stdout was closed")
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
