@@ -167,16 +167,3 @@ LocalSocketState._qt_owner = "QLocalSocket"
 OpenModeFlag._qt_owner = "QIODevice"
 LocalSocketOption._qt_owner = "QLocalSocket"
 LocalServerSocketOption._qt_owner = "QLocalServer"
-
-
-def export_members(namespace: dict[str, object], *enums: type[enum.Enum]) -> None:
-    """Copy enum members into a class namespace, as PySide6 exposes them.
-
-    ``QLocalSocket.PeerClosedError`` and ``QLocalSocket.LocalSocketError.PeerClosedError``
-    are then the same object. Members whose names would shadow an existing attribute
-    (``QLocalSocket.ConnectionError`` is both a Python builtin's name and a member) are
-    still exported: the class attribute is the enum member.
-    """
-    for enum_type in enums:
-        for member in enum_type.__members__.values():
-            namespace.setdefault(member.name, member)

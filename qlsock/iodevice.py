@@ -18,7 +18,7 @@ from zope.interface import implementer
 
 from ._log import qt_warning
 from .buffers import ReadBuffer
-from .enums import OpenModeFlag, export_members
+from .enums import OpenModeFlag
 from .interfaces import IIODevice
 from .signals import Signal
 
@@ -76,7 +76,18 @@ class QIODevice:
 
     OpenModeFlag: TypeAlias = OpenModeFlag
     OpenMode: TypeAlias = OpenModeFlag
-    export_members(locals(), OpenModeFlag)
+    # Qt's enum members on the class (QLocalSocket.PeerClosedError), spelled out
+    # so type checkers see them as well as the interpreter.
+    NotOpen = OpenModeFlag.NotOpen
+    ReadOnly = OpenModeFlag.ReadOnly
+    WriteOnly = OpenModeFlag.WriteOnly
+    ReadWrite = OpenModeFlag.ReadWrite
+    Append = OpenModeFlag.Append
+    Truncate = OpenModeFlag.Truncate
+    Text = OpenModeFlag.Text
+    Unbuffered = OpenModeFlag.Unbuffered
+    NewOnly = OpenModeFlag.NewOnly
+    ExistingOnly = OpenModeFlag.ExistingOnly
 
     readyRead = Signal()
     bytesWritten = Signal(int)

@@ -30,7 +30,6 @@ from .enums import (
     LocalSocketState,
     OpenModeFlag,
     SocketError,
-    export_members,
 )
 from .hub import current_engine
 from .interfaces import IListeningEndpoint, ILocalServer, ITimer
@@ -58,7 +57,14 @@ class QLocalServer:
     """A local server with Qt's ``QLocalServer`` API, cooperative under gevent."""
 
     SocketOption: TypeAlias = LocalServerSocketOption
-    export_members(locals(), LocalServerSocketOption)
+    # Qt's enum members on the class (QLocalSocket.PeerClosedError), spelled out
+    # so type checkers see them as well as the interpreter.
+    NoOptions = LocalServerSocketOption.NoOptions
+    UserAccessOption = LocalServerSocketOption.UserAccessOption
+    GroupAccessOption = LocalServerSocketOption.GroupAccessOption
+    OtherAccessOption = LocalServerSocketOption.OtherAccessOption
+    WorldAccessOption = LocalServerSocketOption.WorldAccessOption
+    AbstractNamespaceOption = LocalServerSocketOption.AbstractNamespaceOption
 
     newConnection = Signal()
 

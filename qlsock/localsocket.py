@@ -32,7 +32,6 @@ from .enums import (
     LocalSocketOption,
     LocalSocketState,
     OpenModeFlag,
-    export_members,
 )
 from .errors import connect_error, local_socket_text, stream_error
 from .hub import current_engine
@@ -112,7 +111,25 @@ class QLocalSocket(QIODevice):
     LocalSocketError: TypeAlias = LocalSocketError
     LocalSocketState: TypeAlias = LocalSocketState
     SocketOption: TypeAlias = LocalSocketOption
-    export_members(locals(), LocalSocketError, LocalSocketState, LocalSocketOption)
+    # Qt's enum members on the class (QLocalSocket.PeerClosedError), spelled out
+    # so type checkers see them as well as the interpreter.
+    ConnectionRefusedError = LocalSocketError.ConnectionRefusedError
+    PeerClosedError = LocalSocketError.PeerClosedError
+    ServerNotFoundError = LocalSocketError.ServerNotFoundError
+    SocketAccessError = LocalSocketError.SocketAccessError
+    SocketResourceError = LocalSocketError.SocketResourceError
+    SocketTimeoutError = LocalSocketError.SocketTimeoutError
+    DatagramTooLargeError = LocalSocketError.DatagramTooLargeError
+    ConnectionError = LocalSocketError.ConnectionError
+    UnsupportedSocketOperationError = LocalSocketError.UnsupportedSocketOperationError
+    OperationError = LocalSocketError.OperationError
+    UnknownSocketError = LocalSocketError.UnknownSocketError
+    UnconnectedState = LocalSocketState.UnconnectedState
+    ConnectingState = LocalSocketState.ConnectingState
+    ConnectedState = LocalSocketState.ConnectedState
+    ClosingState = LocalSocketState.ClosingState
+    NoOptions = LocalSocketOption.NoOptions
+    AbstractNamespaceOption = LocalSocketOption.AbstractNamespaceOption
 
     connected = Signal()
     disconnected = Signal()
