@@ -35,6 +35,8 @@ import stat
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .socketfile import file_kind
+
 if TYPE_CHECKING:
     from .localserver import QLocalServer
 
@@ -201,7 +203,7 @@ def check_listening(fd: int, what: str = "") -> None:
     except OSError as exc:
         raise ActivationError(f"{what} cannot be used: {exc.strerror}") from None
     if not stat.S_ISSOCK(mode):
-        raise ActivationError(f"{what} is {_file_kind(mode)}, not a socket; a local "
+        raise ActivationError(f"{what} is {file_kind(mode)}, not a socket; a local "
                               "server needs a listening AF_UNIX stream socket")
     sock = _socket.socket(fileno=fd)
     try:
@@ -220,18 +222,6 @@ def check_listening(fd: int, what: str = "") -> None:
         raise ActivationError(f"{what} is an AF_UNIX stream socket that is not "
                               "listening (listen(2) was never called on it; with "
                               "Accept=yes systemd passes connections, not listeners)")
-
-
-def _file_kind(mode: int) -> str:
-    if stat.S_ISFIFO(mode):
-        return "a pipe"
-    if stat.S_ISREG(mode):
-        return "a regular file"
-    if stat.S_ISDIR(mode):
-        return "a directory"
-    if stat.S_ISCHR(mode):
-        return "a character device"
-    return "not a socket"
 
 
 def _type_name(kind: int) -> str:

@@ -153,7 +153,7 @@ def probe(name: str, *, abstract: bool = False) -> Probe:
                      f"{exc.strerror}")
     if not stat.S_ISSOCK(st.st_mode):
         return Probe(ServerStatus.NOT_A_SOCKET, full,
-                     f"{full} exists and is {_kind(st.st_mode)}, not a socket")
+                     f"{full} exists and is {file_kind(st.st_mode)}, not a socket")
     return _probe_connect(full, address, missing=ServerStatus.STALE)
 
 
@@ -427,13 +427,20 @@ def _unlink_if_same(path: str, identity: tuple[int, int]) -> None:
             logger.warning("qlsock: could not remove %s: %s", path, exc.strerror)
 
 
-def _kind(mode: int) -> str:
+def file_kind(mode: int) -> str:
+    """What a file of ``st_mode`` *mode* is, for messages: "a directory", "a pipe"..."""
     if stat.S_ISDIR(mode):
         return "a directory"
     if stat.S_ISREG(mode):
         return "a regular file"
     if stat.S_ISLNK(mode):
         return "a symbolic link"
+    if stat.S_ISFIFO(mode):
+        return "a pipe"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
     return "a special file"
 
 

@@ -35,6 +35,7 @@ from gevent.event import Event
 from gevent.monkey import get_original
 from greenlet import greenlet
 
+from benchmarks.common import rss_kib
 from qlsock import LocalSocketState, QLocalServer, QLocalSocket
 from qlsock.hub.readiness import Watched
 from tests.peers.process import spawner
@@ -304,17 +305,6 @@ def open_sockets() -> int:
         except OSError:  # the directory's own descriptor, closed by now
             pass
     return count
-
-
-def rss_kib() -> int:
-    """VmRSS after a full collection, in KiB."""
-    gc.collect()
-    gc.collect()
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS in /proc/self/status")
 
 
 _QLSOCK_TYPES = (QLocalSocket, QLocalServer, Watched)
