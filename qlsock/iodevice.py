@@ -186,6 +186,7 @@ class QIODevice:
         return self._error_string or "Unknown error"
 
     def setErrorString(self, text: str) -> None:
+        """Set the text ``errorString()`` returns (protected in Qt, public here)."""
         self._error_string = text
 
     # -- reading -------------------------------------------------------------------------
@@ -336,6 +337,7 @@ class QIODevice:
         self._rbuf.rollback_transaction()
 
     def isTransactionStarted(self) -> bool:
+        """True between ``startTransaction()`` and its commit or rollback."""
         return self._rbuf.in_transaction
 
     def getChar(self) -> tuple[bool, bytes]:
@@ -412,15 +414,19 @@ class QIODevice:
         return self.seek(0)
 
     def readChannelCount(self) -> int:
+        """1 while open (a socket has one read channel), else 0."""
         return 1 if self._open_mode else 0
 
     def writeChannelCount(self) -> int:
+        """1 while open (a socket has one write channel), else 0."""
         return 1 if self._open_mode else 0
 
     def currentReadChannel(self) -> int:
+        """Always 0: the only read channel."""
         return 0
 
     def currentWriteChannel(self) -> int:
+        """Always 0: the only write channel."""
         return 0
 
     def setCurrentReadChannel(self, channel: int) -> None:

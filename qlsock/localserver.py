@@ -17,14 +17,12 @@ import time
 from collections import deque
 from collections.abc import Iterable
 from logging import DEBUG
-from socket import AF_UNIX, SHUT_RDWR, SOCK_STREAM
-from socket import socket as _socket_object
 from typing import Any, TypeAlias
 
 from zope.interface import implementer
 
 from ._log import logger, qt_warning
-from .credentials import peer_credentials
+from .credentials import admit, allowed_uids
 from .enums import (
     LocalServerSocketOption,
     LocalSocketState,
@@ -96,6 +94,7 @@ class QLocalServer:
         self.close()
 
     def parent(self) -> object:
+        """The parent given to the constructor (Qt's object tree is not modelled)."""
         return self._parent
 
     # -- simple getters and setters --------------------------------------------------------
@@ -136,6 +135,7 @@ class QLocalServer:
         self._update_accepting()
 
     def listenBacklogSize(self) -> int:
+        """The ``listen(2)`` backlog the next ``listen()`` asks for (Qt's default: 50)."""
         return self._backlog
 
     def setListenBacklogSize(self, size: int) -> None:
@@ -159,20 +159,10 @@ class QLocalServer:
         default) turns the policy off. Unlike file modes, this also holds for
         abstract-namespace servers, which have no file to protect.
         """
-        if uids is None:
-            self._allowed_uids = None
-            return
-        if isinstance(uids, (str, bytes)) or not isinstance(uids, Iterable):
-            raise TypeError(f"setAllowedUids() takes an iterable of ints or None, "
-                            f"not {type(uids).__name__}")
-        allowed = frozenset(uids)
-        for uid in allowed:
-            if not isinstance(uid, int) or isinstance(uid, bool) or uid < 0:
-                raise ValueError(f"setAllowedUids(): {uid!r} is not a user id "
-                                 "(a non-negative int)")
-        self._allowed_uids = allowed
+        self._allowed_uids = allowed_uids(uids, "setAllowedUids()")
 
     def socketOptions(self) -> LocalServerSocketOption:
+        """The ``SocketOption`` flags (access modes, abstract namespace) ``listen()`` uses."""
         return self._options
 
     def setSocketOptions(self, options: Any) -> None:
@@ -287,30 +277,13 @@ class QLocalServer:
     def _take(self, fd: int) -> bool:
         """Hand accepted *fd* to :meth:`incomingConnection` unless the uid policy
         refuses it; False if refused."""
-        if self._allowed_uids is not None and not self._admits(fd):
+        if self._allowed_uids is not None and \
+                not admit(fd, self._allowed_uids, f"QLocalServer {self._full_server_name}"):
             return False
         if logger.isEnabledFor(DEBUG):
             logger.debug("QLocalServer %s: accepted fd %d", self._full_server_name, fd)
         self.incomingConnection(fd)
         return True
-
-    def _admits(self, fd: int) -> bool:
-        """Apply the uid policy to accepted *fd*; a refused one is closed here."""
-        try:
-            creds = peer_credentials(fd)
-        except OSError as exc:
-            logger.warning("QLocalServer %s: refused a connection whose credentials "
-                           "cannot be read: %s", self._full_server_name, exc.strerror)
-            _close_cleanly(fd)
-            return False
-        assert self._allowed_uids is not None
-        if creds.uid in self._allowed_uids:
-            return True
-        logger.warning("QLocalServer %s: refused a connection from pid %d (uid %d, gid %d): "
-                       "uid not in allowedUids()", self._full_server_name,
-                       creds.pid, creds.uid, creds.gid)
-        _close_cleanly(fd)
-        return False
 
     def _accept_one(self, endpoint: IListeningEndpoint) -> int | None:
         try:
@@ -454,25 +427,6 @@ class QLocalServer:
         except OSError:
             return False
         return True
-
-
-def _close_cleanly(fd: int) -> None:
-    """Close a refused connection so that the client reads end-of-file.
-
-    Closing a local socket with unread data makes the peer's next read fail with
-    ECONNRESET; shutting both directions first stops the client sending more,
-    and what it already sent is discarded (a bounded, non-blocking drain).
-    """
-    sock = _socket_object(AF_UNIX, SOCK_STREAM, fileno=fd)
-    try:
-        sock.shutdown(SHUT_RDWR)
-        sock.setblocking(False)
-        while sock.recv(65536):
-            pass
-    except OSError:
-        pass
-    finally:
-        sock.close()
 
 
 def _not_listenable(fd: int) -> str:

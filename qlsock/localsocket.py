@@ -200,6 +200,7 @@ class QLocalSocket(QIODevice):
         self._server_name = name
 
     def socketOptions(self) -> LocalSocketOption:
+        """The ``SocketOption`` flags ``connectToServer()`` uses (Qt's default: none)."""
         return self._options
 
     def setSocketOptions(self, options: Any) -> None:

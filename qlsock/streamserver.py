@@ -38,7 +38,7 @@ from __future__ import annotations
 import _socket
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 import gevent
@@ -49,6 +49,8 @@ from greenlet import getcurrent, greenlet
 
 from ._log import logger
 from .activation import ActivationError, check_listening, listen_fd
+from .credentials import admit
+from .credentials import allowed_uids as allowed_uids_of
 from .enums import LocalServerSocketOption, LocalSocketState, OpenModeFlag
 from .hub.listener import BENIGN_ACCEPT_ERRNOS
 from .localsocket import QLocalSocket
@@ -145,6 +147,10 @@ class LocalStreamServer(_BaseServer):
     ``errorString()`` says the connection was idle. The handler's greenlet is not
     killed (a handler blocked on something other than its socket keeps running until
     it returns or :meth:`stop` kills it); a handler that hangs on its socket wakes up.
+
+    *allowed_uids* (not in gevent or Qt; Linux) refuses clients whose ``SO_PEERCRED``
+    user id is not in the set, as ``QLocalServer.setAllowedUids()`` does: the refused
+    client is closed (it reads end-of-file) and logged, and the handler never sees it.
     """
 
     #: Seconds :meth:`stop` lets queued writes drain once the connections of the
@@ -165,6 +171,7 @@ class LocalStreamServer(_BaseServer):
         backlog: int | None = None,
         reclaim_stale: bool = False,
         idle_timeout: float | None = None,
+        allowed_uids: Iterable[int] | None = None,
     ) -> None:
         named = isinstance(listener, (str, os.PathLike))
         if not named and (options is not None or backlog is not None or reclaim_stale):
@@ -177,6 +184,7 @@ class LocalStreamServer(_BaseServer):
         self._backlog = 50 if backlog is None else backlog
         self._reclaim_stale = reclaim_stale
         self._idle_timeout = idle_timeout
+        self._allowed_uids = allowed_uids_of(allowed_uids, "LocalStreamServer(allowed_uids=)")
         self._name = ""
         self._bound: Bound | None = None
         self._server_name = ""
@@ -296,6 +304,9 @@ class LocalStreamServer(_BaseServer):
         fd, conn.fd = conn.fd, -1
         if fd < 0:
             return  # stop() gave up on it before this greenlet ran
+        if self._allowed_uids is not None and \
+                not admit(fd, self._allowed_uids, f"LocalStreamServer {self.address}"):
+            return
         sock = QLocalSocket()
         if not sock.setSocketDescriptor(fd, _CONNECTED, OpenModeFlag.ReadWrite):
             os.close(fd)

@@ -9,7 +9,7 @@ import pwd
 import gevent.os
 import pytest
 
-from qlsock import QLocalServer, QLocalSocket
+from qlsock import LocalStreamServer, QLocalServer, QLocalSocket
 from qlsock.credentials import PeerCredentials
 
 from .support import Spy, qtry
@@ -154,3 +154,38 @@ def test_debug_records_name_the_server(caplog: pytest.LogCaptureFixture) -> None
                in m for m in messages)
     assert any(m.startswith(f"QLocalSocket {full} ") and "ClosingState -> UnconnectedState"
                in m for m in messages)
+
+
+def test_the_stream_server_applies_the_same_policy(
+        tmpdir_env: str, caplog: pytest.LogCaptureFixture) -> None:
+    os.chmod(tmpdir_env, 0o755)
+    handled: list[tuple[int, int, int] | None] = []
+
+    def handle(sock: QLocalSocket) -> None:
+        handled.append(sock.peerCredentials())
+
+    server = LocalStreamServer("streams", handle, options=QLocalServer.WorldAccessOption,
+                               allowed_uids={os.getuid()})
+    with server, caplog.at_level(logging.WARNING, logger="qlsock"):
+        pid = _connect_as_nobody("streams")
+        assert qtry(lambda: any("refused" in r.getMessage() for r in caplog.records))
+        assert _exit_code(pid) == 0
+        client = QLocalSocket()
+        client.connectToServer("streams")
+        assert client.waitForConnected(5000)
+        assert qtry(lambda: len(handled) == 1)
+        client.abort()
+    assert handled == [client_creds()]
+    refused = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert refused == [f"LocalStreamServer {tmpdir_env}/streams: refused a connection from "
+                       f"pid {pid} (uid {NOBODY.pw_uid}, gid {NOBODY.pw_gid}): uid not in "
+                       "the allowed uids"]
+
+
+def client_creds() -> PeerCredentials:
+    return PeerCredentials(os.getpid(), os.getuid(), os.getgid())
+
+
+def test_the_stream_server_validates_allowed_uids() -> None:
+    with pytest.raises(ValueError, match="allowed_uids"):
+        LocalStreamServer("x", lambda sock: None, allowed_uids=[-5])
