@@ -8,8 +8,9 @@ arrival costs O(new bytes), not O(buffered bytes).
 During a transaction the bytes handed out are kept aside, so that a rollback can
 put them back in front.
 
-The write buffer keeps what ``write()`` was given (immutable bytes are not copied)
-and offers the head as a list for one gathering ``sendmsg``.
+The write buffer keeps what ``write()`` was given (immutable bytes are not copied);
+its ``chunks`` go to one gathering ``sendmsg`` as they are (a single chunk to a
+plain ``send``), or, beyond the iovec limit, the head of them as a list.
 """
 
 from __future__ import annotations
@@ -192,32 +193,41 @@ class ReadBuffer:
 class WriteBuffer:
     """A FIFO of bytes waiting to be sent."""
 
-    __slots__ = ("_chunks", "size")
+    __slots__ = ("chunks", "size")
+
+    #: The most chunks one send may be given (``head()`` beyond it).
+    MAX_IOV = _MAX_IOV
 
     def __init__(self) -> None:
-        self._chunks: deque[bytes | memoryview] = deque()
+        # Read by the sender directly: building a list per send would cost a
+        # call and an allocation for the usual single chunk.
+        self.chunks: deque[bytes | memoryview] = deque()
         self.size = 0
 
     def __len__(self) -> int:
         return self.size
 
     def clear(self) -> None:
-        self._chunks.clear()
+        self.chunks.clear()
         self.size = 0
 
     def append(self, data: bytes | memoryview) -> None:
-        self._chunks.append(data)
+        self.chunks.append(data)
         self.size += len(data)
 
     def head(self) -> list[bytes | memoryview]:
-        chunks = self._chunks
-        if len(chunks) <= _MAX_IOV:
-            return list(chunks)
-        return [chunks[i] for i in range(_MAX_IOV)]
+        """The first ``MAX_IOV`` chunks, for a buffer holding more than that."""
+        chunks = self.chunks
+        return [chunks[i] for i in range(min(len(chunks), _MAX_IOV))]
 
     def consume(self, n: int) -> None:
+        chunks = self.chunks
+        if n == self.size:
+            # Everything left: the usual outcome of a send.
+            chunks.clear()
+            self.size = 0
+            return
         self.size -= n
-        chunks = self._chunks
         while n:
             first = chunks[0]
             if len(first) <= n:

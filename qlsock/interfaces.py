@@ -377,6 +377,14 @@ class IEngine(Interface):
     def adopt_stream(fd: int) -> IStreamTransport:
         """Take ownership of a connected descriptor; an IStreamTransport."""
 
+    def adopt_accepted(fd: int, endpoint: IListeningEndpoint) -> IStreamTransport | None:
+        """Take ownership of *fd* if *endpoint* has just accepted it, else None.
+
+        What :meth:`adopt_stream` asks the kernel is already known for a descriptor
+        fresh from ``accept()`` (its type, its peer's address, close-on-exec), so
+        the server's default ``incomingConnection`` wraps it without asking again.
+        """
+
     def adopt_listener(fd: int) -> IListeningEndpoint:
         """Take ownership of a bound, listening descriptor; an IListeningEndpoint.
 

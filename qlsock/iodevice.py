@@ -233,6 +233,12 @@ class QIODevice:
 
     def read(self, maxlen: int) -> bytes:
         """Up to *maxlen* buffered bytes; ``b""`` when none. Never waits."""
+        if maxlen.__class__ is int and maxlen >= 0 and \
+                self._open_mode & (MODE_READ | MODE_TEXT) == MODE_READ:
+            # The common read, without _read_size()'s checks and their calls:
+            # only the thread is left to check.
+            self._check_thread()
+            return self.readData(maxlen)
         maxlen = self._read_size(maxlen, "read")
         if maxlen < 0:
             return b""
@@ -249,9 +255,12 @@ class QIODevice:
 
     def readAll(self) -> bytes:
         """Every buffered byte."""
-        if not self._check_readable("read"):
+        mode = self._open_mode
+        if not mode & MODE_READ:
+            self._check_readable("read")  # warns, as Qt does
             return b""
-        if self._open_mode & MODE_TEXT:
+        self._check_thread()
+        if mode & MODE_TEXT:
             return self._read_text(self._rbuf.size)
         return self.readData(self._rbuf.size)
 
@@ -451,10 +460,12 @@ class QIODevice:
         ``str`` is refused with TypeError: encode text first (Qt's ``QString``
         overloads are not part of the byte-device API).
         """
-        if isinstance(data, str):
+        if data.__class__ is bytes:
+            payload = data
+        elif isinstance(data, str):
             raise TypeError("write() takes bytes-like data, not str; encode it first, "
                             "e.g. text.encode('utf-8')")
-        if isinstance(data, bytes):
+        elif isinstance(data, bytes):
             payload = data
         elif isinstance(data, (bytearray, memoryview)):
             payload = bytes(data)

@@ -70,6 +70,8 @@ class QLocalServer:
         self._parent = parent
         self._engine = current_engine()
         self._endpoint: IListeningEndpoint | None = None
+        # The descriptor being handed to incomingConnection() (-1: none).
+        self._accepted_fd = -1
         self._server_name = ""
         self._full_server_name = ""
         self._error = SocketError.UnknownSocketError
@@ -282,7 +284,11 @@ class QLocalServer:
             return False
         if logger.isEnabledFor(DEBUG):
             logger.debug("QLocalServer %s: accepted fd %d", self._full_server_name, fd)
-        self.incomingConnection(fd)
+        self._accepted_fd = fd
+        try:
+            self.incomingConnection(fd)
+        finally:
+            self._accepted_fd = -1
         return True
 
     def _accept_one(self, endpoint: IListeningEndpoint) -> int | None:
@@ -317,8 +323,17 @@ class QLocalServer:
         owns the descriptor.
         """
         socket = QLocalSocket(self)
-        socket.setSocketDescriptor(socketDescriptor, LocalSocketState.ConnectedState,
-                                   OpenModeFlag.ReadWrite)
+        endpoint = self._endpoint
+        # The descriptor this server is handing over right now needs none of
+        # setSocketDescriptor()'s checks and look-ups: the engine knows it.
+        transport = None
+        if endpoint is not None and socketDescriptor == self._accepted_fd:
+            transport = self._engine.adopt_accepted(socketDescriptor, endpoint)
+        if transport is None:
+            socket.setSocketDescriptor(socketDescriptor, LocalSocketState.ConnectedState,
+                                       OpenModeFlag.ReadWrite)
+        else:
+            socket._adopt_accepted(transport)
         self.addPendingConnection(socket)
 
     def addPendingConnection(self, socket: QLocalSocket) -> None:

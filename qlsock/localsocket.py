@@ -36,7 +36,7 @@ from .enums import (
 from .errors import connect_error, local_socket_text, stream_error
 from .hub import current_engine
 from .interfaces import READ, WRITE, ILocalSocket, IStreamTransport
-from .iodevice import MODE_READ, QIODevice, coerce_mode, coerce_size
+from .iodevice import MODE_READ, MODE_WRITE, QIODevice, coerce_mode, coerce_size
 from .naming import (
     ABSTRACT_SUPPORTED,
     NameProblem,
@@ -59,6 +59,8 @@ _SMALL_READ = 4096
 _INT_ZERO = bytes(4)
 #: How many times one delivery sends what its slots keep writing.
 _FLUSH_ROUNDS = 8
+#: How many times one delivery reads from a fast sender (see _on_events).
+_READ_ROUNDS = 8
 #: Qt's QT_CONNECT_TIMEOUT: how long a connect keeps retrying a full backlog.
 CONNECT_TIMEOUT = 30.0
 
@@ -142,6 +144,8 @@ class QLocalSocket(QIODevice):
     def __init__(self, parent: object = None) -> None:
         super().__init__(parent)
         self._engine = current_engine()
+        # Bound once: every read and wait checks the thread.
+        self._check_thread = self._engine.check_thread  # type: ignore[method-assign]
         self._state = _U
         self._transport: IStreamTransport | None = None
         self._interest = 0
@@ -236,14 +240,19 @@ class QLocalSocket(QIODevice):
         """True while connected, and after the connection ended until close/abort."""
         return self._transport is not None or self._inner_open
 
-    def _check_thread(self) -> None:
-        self._engine.check_thread()
-
     def _stream_ended(self) -> bool:
         return self._state is _U
 
     def bytesToWrite(self) -> int:
         return self._wbuf.size
+
+    def readData(self, maxlen: int) -> bytes:
+        data = self._rbuf.read(maxlen)
+        # Without a read buffer limit reading is never paused, so there is
+        # nothing to resume.
+        if data and self._read_buffer_size:
+            self._buffer_consumed()
+        return data
 
     def readBufferSize(self) -> int:
         return self._read_buffer_size
@@ -499,39 +508,44 @@ class QLocalSocket(QIODevice):
             return total if total else -1
         return total
 
-    def _written(self, transport: IStreamTransport, count: int) -> None:
-        if not self._in_bytes_written and (
-                self.bytesWritten._slots or self.channelBytesWritten._slots):
-            self._in_bytes_written = True
-            try:
-                self.bytesWritten.emit(count)
-                self.channelBytesWritten.emit(0, count)
-            finally:
-                self._in_bytes_written = False
-        if self._transport is not transport:
-            return
-        if self._state is _CLOSING and not self._wbuf.size:
-            self._finish_disconnect(transport)
-        elif bool(self._interest & WRITE) is not (self._wbuf.size > 0):
-            self._update_interest()
-
     def _write_step(self, transport: IStreamTransport) -> int:
         """Send what the kernel takes: the count, or -1 if the connection failed."""
         wbuf = self._wbuf
+        chunks = wbuf.chunks
         total = 0
         while wbuf.size:
             try:
-                sent = transport.send(wbuf.head())
+                sent = transport.send(chunks if len(chunks) <= wbuf.MAX_IOV else wbuf.head())
             except BlockingIOError:
                 break
             except OSError as exc:
                 self._stream_failed(transport, exc.errno or 0)
                 return -1
-            wbuf.consume(sent)
+            if sent == wbuf.size:
+                # All of it (the usual case): WriteBuffer.consume(), inlined.
+                chunks.clear()
+                wbuf.size = 0
+            else:
+                wbuf.consume(sent)
             total += sent
-        if total:
-            self._written(transport, total)
-        elif not self._interest & WRITE:
+        if not total:
+            if not self._interest & WRITE:
+                self._update_interest()
+            return 0
+        # Written: announce it (inlined here, the only place bytes are sent).
+        if not self._in_bytes_written and (
+                self.bytesWritten._slots or self.channelBytesWritten._slots):
+            self._in_bytes_written = True
+            try:
+                self.bytesWritten.emit(total)
+                self.channelBytesWritten.emit(0, total)
+            finally:
+                self._in_bytes_written = False
+            if self._transport is not transport:
+                return total
+        if self._state is _CLOSING and not wbuf.size:
+            self._finish_disconnect(transport)
+        elif bool(self._interest & WRITE) is not (wbuf.size > 0):
             self._update_interest()
         return total
 
@@ -540,16 +554,26 @@ class QLocalSocket(QIODevice):
         if transport is None:
             return
         if events & READ and self._state is _CONNECTED and not self._reading_paused:
-            self._read_step(transport)
+            # While a fast sender keeps the kernel queue full (read-ahead), more
+            # has usually come by the time the readyRead slots return: read it in
+            # this delivery rather than after a round through the hub, as a
+            # blocking reader's next wait would. Bounded, so that other greenlets
+            # still get their turn.
+            for _ in range(_READ_ROUNDS):
+                if self._read_step(transport) <= 0 or not self._read_ahead \
+                        or self._transport is not transport \
+                        or self._state is not _CONNECTED or self._reading_paused:
+                    break
         # Also flush what the slots just wrote: the hub would find the descriptor
         # writable on its next iteration anyway, and a reply then costs no extra
         # loop iteration (write() itself still never sends). A bytesWritten slot
         # that refills the buffer is served again while the kernel takes more,
         # a bounded number of times so that other greenlets still get their turn.
-        for _ in range(_FLUSH_ROUNDS):
-            if self._transport is not transport or not self._wbuf.size \
-                    or self._write_step(transport) <= 0:
-                break
+        if self._wbuf.size:
+            for _ in range(_FLUSH_ROUNDS):
+                if self._transport is not transport or not self._wbuf.size \
+                        or self._write_step(transport) <= 0:
+                    break
         if self._transport is transport:
             self._update_interest()
 
@@ -595,7 +619,10 @@ class QLocalSocket(QIODevice):
             return -1
         self._engine.check_thread()
         if data:
-            self._wbuf.append(data)
+            # WriteBuffer.append(), inlined: one call less per write.
+            wbuf = self._wbuf
+            wbuf.chunks.append(data)
+            wbuf.size += len(data)
             if not self._interest & WRITE:
                 self._update_interest()
         return len(data)
@@ -690,6 +717,17 @@ class QLocalSocket(QIODevice):
             self._set_error(LocalSocketError.UnsupportedSocketOperationError,
                             "QLocalSocket::setSocketDescriptor", detail=str(exc))
             return False
+        self._adopted(transport, state)
+        return True
+
+    def _adopt_accepted(self, transport: IStreamTransport) -> None:
+        """``setSocketDescriptor(fd)`` for a new socket and a descriptor the server
+        has just accepted and the engine wrapped (see QLocalServer.incomingConnection)."""
+        self._open_mode = MODE_READ | MODE_WRITE
+        self._state = _CONNECTED
+        self._adopted(transport, _CONNECTED)
+
+    def _adopted(self, transport: IStreamTransport, state: LocalSocketState) -> None:
         address = transport.peername() or transport.sockname()
         server, full, abstract = names_from_address(address)
         self._server_name, self._full_server_name = server, full
@@ -699,7 +737,6 @@ class QLocalSocket(QIODevice):
         self._attach(transport)
         self.stateChanged.emit(state)
         self._update_interest()
-        return True
 
     # -- waiting -----------------------------------------------------------------------
 
@@ -730,7 +767,12 @@ class QLocalSocket(QIODevice):
         peer-close signals are emitted inside this call) or at the deadline, which
         emits ``errorOccurred(SocketTimeoutError)`` and leaves the socket connected.
         """
-        deadline = self._deadline(msecs, "QLocalSocket.waitForReadyRead()")
+        # _deadline(), inlined: this is the wait of every blocking-style read.
+        if msecs.__class__ is not int:
+            msecs = coerce_size(msecs, "QLocalSocket.waitForReadyRead()")
+        self._check_thread()
+        deadline = None if msecs < 0 or msecs > _FOREVER_MS \
+            else time.monotonic() + msecs / 1000.0
         state = self._state
         if state is not _CONNECTED and (state is _U or not self._connected_by(deadline)):
             return False

@@ -33,45 +33,51 @@ class Deliverable(Protocol):
 class Dispatcher:
     """Per-hub queue of ready watchers and the worker greenlet that serves it."""
 
-    __slots__ = ("_delivering", "_hub", "_parked", "_queue", "_worker")
+    __slots__ = ("_hub", "delivering", "parked", "queue", "resume", "run_callback",
+                 "worker")
 
     def __init__(self, hub: Any = None) -> None:
         self._hub = hub if hub is not None else get_hub()
-        self._queue: deque[Deliverable] = deque()
-        self._worker: greenlet | None = None
-        # True while the worker waits, idle, for the next item.
-        self._parked = False
-        self._delivering = False
+        self.queue: deque[Deliverable] = deque()
+        self.worker: greenlet | None = None
+        # True while the worker waits, idle, for the next item. The hub callbacks
+        # that queue readiness wake it themselves in this common case:
+        # ``run_callback(resume)`` after putting the item in the queue.
+        self.parked = False
+        self.resume: Any = None
+        self.run_callback = self._hub.loop.run_callback
+        self.delivering = False
 
     def schedule(self, item: Deliverable) -> None:
         """Queue *item* for delivery (called in the hub)."""
-        self._queue.append(item)
-        worker = self._worker
-        if self._parked and worker is not None:
-            self._parked = False
-            self._hub.loop.run_callback(worker.switch)
-        elif worker is None or self._delivering:
+        self.queue.append(item)
+        worker = self.worker
+        if self.parked and worker is not None:
+            self.parked = False
+            self.run_callback(self.resume)
+        elif worker is None or self.delivering:
             # No worker yet, or the current one is suspended inside a slot.
-            self._delivering = False
-            worker = self._worker = greenlet(self._run, parent=self._hub)
-            self._hub.loop.run_callback(worker.switch)
+            self.delivering = False
+            worker = self.worker = greenlet(self._run, parent=self._hub)
+            self.resume = worker.switch
+            self.run_callback(worker.switch)
 
     def _run(self) -> None:
         me = getcurrent()
-        queue = self._queue
+        queue = self.queue
         hub = self._hub
-        while self._worker is me:
-            while queue and self._worker is me:
+        while self.worker is me:
+            while queue and self.worker is me:
                 item = queue.popleft()
-                self._delivering = True
+                self.delivering = True
                 try:
                     item.deliver()
                 except Exception:
                     logger.exception("qlsock: internal error while delivering I/O readiness")
                 finally:
-                    if self._worker is me:
-                        self._delivering = False
-            if self._worker is not me:
+                    if self.worker is me:
+                        self.delivering = False
+            if self.worker is not me:
                 return
-            self._parked = True
+            self.parked = True
             hub.switch()

@@ -14,10 +14,11 @@ from gevent.hub import Hub
 from zope.interface import implementer
 
 from ..errors import WrongThreadError
-from ..interfaces import IEngine, ITimer
+from ..interfaces import IEngine, IListeningEndpoint, ITimer
 from .dispatcher import Dispatcher
 from .listener import ListeningEndpoint
-from .transport import StreamTransport
+from .readiness import Watched
+from .transport import StreamTransport, address_bytes
 
 __all__ = ["HubEngine"]
 
@@ -59,6 +60,16 @@ class HubEngine:
         self.loop = hub.loop
         self.dispatcher = Dispatcher(hub)
         self.thread_name = threading.current_thread().name
+        # Descriptors whose watchers must be started before the hub next polls;
+        # one hub callback per loop iteration serves them all (see readiness.py).
+        self.deferred: list[Watched] = []
+
+    def reconcile(self) -> None:
+        """Start the watchers asked for since the last poll (runs in the hub)."""
+        deferred = self.deferred
+        self.deferred = []
+        for watched in deferred:
+            watched.reconcile()
 
     def check_thread(self) -> None:
         if get_hub_if_exists() is not self.hub:
@@ -89,6 +100,23 @@ class HubEngine:
         sock.setblocking(False)
         os.set_inheritable(fd, False)
         return StreamTransport(self, sock)
+
+    def adopt_accepted(self, fd: int, endpoint: IListeningEndpoint) -> StreamTransport | None:
+        """Wrap *fd* if *endpoint* has just accepted it, else None.
+
+        What :meth:`adopt_stream` asks the kernel is known for such a descriptor:
+        accept() made it an ``AF_UNIX`` stream socket, close-on-exec (``accept4``
+        with ``SOCK_CLOEXEC``), and gave the peer's address; its own address is
+        the listener's. Wrapping it therefore costs no ``getsockopt``,
+        ``getpeername`` or ``set_inheritable`` call.
+        """
+        if not isinstance(endpoint, ListeningEndpoint) or endpoint.accepted_fd != fd:
+            return None
+        endpoint.accepted_fd = -1
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM, 0, fd)
+        sock.setblocking(False)
+        return StreamTransport(self, sock, endpoint.address,
+                               address_bytes(endpoint.accepted_peer))
 
     def adopt_listener(self, fd: int) -> ListeningEndpoint:
         sock = _socket.socket(fileno=fd)

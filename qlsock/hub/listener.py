@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from zope.interface import implementer
 
-from ..interfaces import READ, IListeningEndpoint
+from ..interfaces import IListeningEndpoint
 from .readiness import Watched
 from .transport import address_bytes
 
@@ -29,30 +29,36 @@ BENIGN_ACCEPT_ERRNOS = frozenset(
 class ListeningEndpoint(Watched):
     """A listening socket whose acceptability the hub reports."""
 
-    __slots__ = ("address",)
+    __slots__ = ("accepted_fd", "accepted_peer", "address")
 
     def __init__(self, engine: HubEngine, sock: _socket.socket) -> None:
         super().__init__(engine, sock)
+        # The last accepted descriptor (-1: none, or already adopted) and the
+        # peer address accept() gave with it, for HubEngine.adopt_accepted().
+        self.accepted_fd = -1
+        self.accepted_peer: object = ""
         try:
             self.address = address_bytes(sock.getsockname())
         except OSError:
             self.address = b""
 
     def set_interest(self, accept: bool) -> None:
-        self._set_interest(READ if accept else 0)
+        self._set_interest(accept, False)
 
     def wait(self, timeout: float | None) -> bool:
-        return bool(self._wait(READ, timeout))
+        return bool(self._wait(True, False, timeout))
 
     def accept(self) -> int | None:
         try:
             # The private accept returns the bare descriptor: the caller wraps it
             # itself, so building a socket object here would be wasted work.
-            fd, _ = self._sock._accept()  # type: ignore[attr-defined]
+            fd, peer = self._sock._accept()  # type: ignore[attr-defined]
         except OSError as exc:
             if exc.errno in BENIGN_ACCEPT_ERRNOS:
                 return None
             raise
+        self.accepted_fd = fd
+        self.accepted_peer = peer
         return int(fd)
 
     def _what(self) -> str:

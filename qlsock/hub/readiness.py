@@ -12,6 +12,11 @@ cost two watcher calls per event for nothing. Only when readiness fires again
 while the owner is still busy with the previous one (a slot blocks) is the watcher
 stopped, so that a level-triggered descriptor never spins the loop; it is started
 again once the delivery is over.
+
+Starting a watcher is deferred to the moment the hub is about to poll (the
+engine's once-per-iteration reconcile): a ``write()`` followed by ``waitFor*`` or
+``flush()`` sends the bytes before the hub runs, and its interest in writability
+is withdrawn again before any watcher was started. Stopping one is immediate.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from gevent.hub import Waiter
+from greenlet import getcurrent
 
 from ..errors import ConcurrentWaitError
 from ..interfaces import READ, WRITE
@@ -42,6 +48,7 @@ class Watched:
         "_dispatcher",
         "_engine",
         "_interest",
+        "_owed",
         "_pending",
         "_queued",
         "_rw",
@@ -70,6 +77,8 @@ class Watched:
         self._waiter: Waiter[Any] | None = None
         self._queued = False
         self._delivering = False
+        # True while queued for the engine's reconcile (see _set_interest).
+        self._owed = False
         self.closed = False
 
     def fileno(self) -> int:
@@ -92,8 +101,41 @@ class Watched:
             self._engine.loop.run_callback(waiter.switch, None)
         self._sock.close()
 
-    def _set_interest(self, mask: int) -> None:
+    def _set_interest(self, read: bool, write: bool) -> None:
+        mask = (READ if read else 0) | (WRITE if write else 0)
         self._interest = mask
+        active = self._active
+        if mask == active or self._queued or self._delivering or self.closed:
+            return
+        if mask & ~active:
+            dispatcher = self._dispatcher
+            if mask & WRITE and dispatcher.delivering and self._waiter is None \
+                    and getcurrent() is dispatcher.worker:
+                # Written from a slot the dispatcher runs (a reply to a new
+                # connection, a broadcast): flush it in this same pass, as if the
+                # hub had found the socket writable, rather than a loop iteration
+                # later. A full kernel buffer makes that delivery start the watcher.
+                self._pending |= WRITE
+                self._queued = True
+                dispatcher.queue.append(self)
+                return
+            # Watching for more: left to the engine's reconcile, just before the
+            # hub polls. Interest that is withdrawn before then (the bytes left
+            # inside waitFor*/flush) never costs a watcher start and stop.
+            if not self._owed:
+                self._owed = True
+                deferred = self._engine.deferred
+                if not deferred:
+                    self._engine.loop.run_callback(self._engine.reconcile)
+                deferred.append(self)
+        elif self._waiter is None:
+            # A parked wait keeps what it watches (its exit restores the interest).
+            self._apply(mask)
+
+    def reconcile(self) -> None:
+        """Start the watchers the interest needs (called in the hub, before it polls)."""
+        self._owed = False
+        mask = self._interest
         if mask == self._active or self._queued or self._delivering or self.closed:
             return
         if self._waiter is not None:
@@ -135,7 +177,15 @@ class Watched:
             self._apply(0)
         else:
             self._queued = True
-            self._dispatcher.schedule(self)
+            dispatcher = self._dispatcher
+            if dispatcher.parked:
+                # Dispatcher.schedule(), inlined for its common case: one call
+                # less per event.
+                dispatcher.queue.append(self)
+                dispatcher.parked = False
+                dispatcher.run_callback(dispatcher.resume)
+            else:
+                dispatcher.schedule(self)
 
     def deliver(self) -> None:
         """Hand collected readiness to the owner (called by the dispatcher)."""
@@ -151,7 +201,7 @@ class Watched:
         if self._interest != self._active and self._waiter is None and not self.closed:
             self._apply(self._interest)
 
-    def _wait(self, mask: int, timeout: float | None) -> int:
+    def _wait(self, read: bool, write: bool, timeout: float | None) -> int:
         events = self._pending
         if events:
             self._pending = 0
@@ -163,6 +213,7 @@ class Watched:
                 f"another greenlet is already waiting on this {self._what()}; "
                 "only one greenlet may wait on it at a time"
             )
+        mask = (READ if read else 0) | (WRITE if write else 0)
         waiter: Waiter[Any] = Waiter()
         self._waiter = waiter
         timer = None

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from zope.interface import implementer
 
-from ..interfaces import READ, WRITE, IStreamTransport
+from ..interfaces import IStreamTransport
 from .readiness import Watched
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ class StreamTransport(Watched):
     through the watchers in :class:`~qlsock.hub.readiness.Watched`.
     """
 
-    __slots__ = ()
+    __slots__ = ("_local", "_peer")
 
     if TYPE_CHECKING:
         def recv(self, size: int) -> bytes: ...
@@ -49,14 +49,21 @@ class StreamTransport(Watched):
         # reads are the hottest call, and a Python method here would add a frame.
         recv = property(operator.attrgetter("_sock.recv"))
 
-    def __init__(self, engine: HubEngine, sock: _socket.socket) -> None:
+    def __init__(self, engine: HubEngine, sock: _socket.socket,
+                 local: bytes | None = None, peer: bytes | None = None) -> None:
         super().__init__(engine, sock)
+        # Addresses already known (an accepted connection's): no system call.
+        self._local = local
+        self._peer = peer
 
-    def set_interest(self, read: bool, write: bool) -> None:
-        self._set_interest((READ if read else 0) | (WRITE if write else 0))
-
-    def wait(self, read: bool, write: bool, timeout: float | None) -> int:
-        return self._wait((READ if read else 0) | (WRITE if write else 0), timeout)
+    if TYPE_CHECKING:
+        def set_interest(self, read: bool, write: bool) -> None: ...
+        def wait(self, read: bool, write: bool, timeout: float | None) -> int: ...
+    else:
+        # The shared implementations themselves, not wrappers: both are called
+        # on every write and wait.
+        set_interest = Watched._set_interest
+        wait = Watched._wait
 
     def send(self, buffers: Sequence[bytes | memoryview]) -> int:
         if len(buffers) == 1:
@@ -64,12 +71,16 @@ class StreamTransport(Watched):
         return self._sock.sendmsg(buffers, (), _NOSIGNAL)
 
     def sockname(self) -> bytes:
+        if self._local is not None:
+            return self._local
         try:
             return address_bytes(self._sock.getsockname())
         except OSError:
             return b""
 
     def peername(self) -> bytes:
+        if self._peer is not None:
+            return self._peer
         try:
             return address_bytes(self._sock.getpeername())
         except OSError:

@@ -1,0 +1,431 @@
+"""The data path's shortcuts, observed through behaviour (no timing).
+
+Each test pins one optimisation of the hot path: it fails if the shortcut is
+reverted, while the public behaviour stays what the other suites check.
+"""
+
+from __future__ import annotations
+
+import _socket
+import os
+import socket
+import types
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import gevent
+import gevent.socket
+import greenlet
+import pytest
+from gevent.event import Event
+
+from qlsock import QLocalServer, QLocalSocket
+from qlsock.buffers import ReadBuffer
+from qlsock.hub import current_engine
+from qlsock.hub import engine as engine_module
+from qlsock.hub.readiness import Watched
+from qlsock.interfaces import READ
+from qlsock.signals import BoundSignal
+
+WAIT_MS = 5000
+
+
+@pytest.fixture
+def pair() -> Iterator[tuple[QLocalSocket, socket.socket]]:
+    """A QLocalSocket adopting one end of a socketpair, and the other, raw end."""
+    mine, other = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock = QLocalSocket()
+    assert sock.setSocketDescriptor(mine.detach())
+    yield sock, other
+    sock.abort()
+    other.close()
+
+
+def raw_send(other: socket.socket, data: bytes) -> None:
+    """Hand all of *data* to the kernel now (it fits in the socket buffer)."""
+    view = memoryview(data)
+    while view:
+        view = view[other.send(view):]
+
+
+def recv_exact(other: socket.socket, n: int) -> bytes:
+    """*n* bytes from the raw end, letting the hub run while they are on the way."""
+    out = b""
+    while len(out) < n:
+        gevent.socket.wait_read(other.fileno(), WAIT_MS / 1000)
+        chunk = other.recv(n - len(out))
+        assert chunk
+        out += chunk
+    return out
+
+
+class SwitchCounter:
+    """Counts greenlet switches while active (``greenlet.settrace``)."""
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+        self._previous: Any = None
+
+    def _trace(self, event: str, args: Any) -> None:
+        if event in ("switch", "throw"):
+            self.events.append(event)
+        if self._previous is not None:
+            self._previous(event, args)
+
+    def __enter__(self) -> SwitchCounter:
+        self._previous = greenlet.settrace(self._trace)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        greenlet.settrace(self._previous)
+
+
+def test_bulk_read_after_a_full_read_is_one_chunk_handed_out_whole(
+        pair: tuple[QLocalSocket, socket.socket], monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a read that filled 64 KiB, the next read is sized by FIONREAD: all that
+    is queued arrives as one chunk, and readAll() hands out that very object."""
+    sock, other = pair
+    chunks: list[bytes] = []
+    original = ReadBuffer.append
+
+    def spy(self: ReadBuffer, data: bytes) -> None:
+        chunks.append(data)
+        original(self, data)
+
+    monkeypatch.setattr(ReadBuffer, "append", spy)
+    raw_send(other, b"a" * 65536)
+    assert sock.waitForReadyRead(WAIT_MS)
+    assert sock.readAll() == b"a" * 65536
+    chunks.clear()
+    payload = os.urandom(100_000)
+    raw_send(other, payload)
+    assert sock.waitForReadyRead(WAIT_MS)
+    assert [len(c) for c in chunks] == [len(payload)]
+    data = sock.readAll()
+    assert data is chunks[0]
+    assert data == payload
+
+
+def test_write_then_wait_sends_without_starting_a_write_watcher(
+        pair: tuple[QLocalSocket, socket.socket]) -> None:
+    """write() followed by waitForBytesWritten()/waitForReadyRead() sends inside the
+    wait: no write watcher is ever made, let alone started."""
+    sock, other = pair
+    transport: Any = sock._transport
+    assert sock.write(b"ping") == 4
+    assert sock.waitForBytesWritten(WAIT_MS)
+    assert recv_exact(other, 4) == b"ping"
+    assert sock.write(b"pong") == 4
+    raw_send(other, b"reply")
+    assert sock.waitForReadyRead(WAIT_MS)
+    assert recv_exact(other, 4) == b"pong"
+    gevent.sleep(0.001)  # the hub runs: nothing was left for it to watch
+    assert transport._ww is None
+    assert transport._active == READ
+    assert sock.readAll() == b"reply"
+
+
+def test_calls_that_can_complete_at_once_do_not_switch(
+        pair: tuple[QLocalSocket, socket.socket]) -> None:
+    """Data already queued in the kernel, and a write the kernel takes at once, are
+    served without yielding the calling greenlet."""
+    sock, other = pair
+    raw_send(other, b"ready")
+    sock.write(b"out")
+    with SwitchCounter() as counter:
+        assert sock.waitForReadyRead(WAIT_MS)
+        assert sock.read(5) == b"ready"
+        sock.write(b"more")
+        assert sock.waitForBytesWritten(WAIT_MS)
+        assert sock.bytesToWrite() == 0
+    assert counter.events == []
+    assert recv_exact(other, 7) == b"outmore"
+
+
+def test_a_busy_slot_stops_the_watcher_instead_of_spinning(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """While a readyRead slot blocks, further readiness stops the watcher: the hub
+    does not report the still-readable socket on every loop iteration."""
+    fires: list[int] = []
+    original = Watched._fire
+
+    def counting(self: Watched, events: int) -> None:
+        fires.append(events)
+        original(self, events)
+
+    monkeypatch.setattr(Watched, "_fire", counting)
+    mine, other = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock = QLocalSocket()
+    assert sock.setSocketDescriptor(mine.detach())
+    entered = Event()
+    release = Event()
+    got: list[bytes] = []
+
+    def slot() -> None:
+        got.append(sock.readAll())
+        if len(got) == 1:
+            entered.set()
+            release.wait()
+
+    sock.readyRead.connect(slot)
+    try:
+        raw_send(other, b"1")
+        assert entered.wait(WAIT_MS / 1000)
+        raw_send(other, b"2")
+        for _ in range(20):
+            gevent.sleep(0.001)  # twenty loop iterations with the socket readable
+        assert len(fires) <= 2
+        release.set()
+        for _ in range(200):
+            if b"".join(got) == b"12":
+                break
+            gevent.sleep(0.001)
+        assert b"".join(got) == b"12"
+    finally:
+        sock.abort()
+        other.close()
+
+
+def test_signals_without_slots_are_not_emitted(
+        pair: tuple[QLocalSocket, socket.socket], monkeypatch: pytest.MonkeyPatch) -> None:
+    """readyRead/bytesWritten (and the channel variants) cost nothing when nobody
+    listens: emit() is not even called."""
+    sock, other = pair
+    emitted: list[str] = []
+    original = BoundSignal.emit
+
+    def spy(self: BoundSignal, *args: Any) -> None:
+        emitted.append(self._name)
+        original(self, *args)
+
+    monkeypatch.setattr(BoundSignal, "emit", spy)
+    raw_send(other, b"data")
+    assert sock.waitForReadyRead(WAIT_MS)
+    sock.write(b"back")
+    assert sock.waitForBytesWritten(WAIT_MS)
+    assert sock.readAll() == b"data"
+    assert recv_exact(other, 4) == b"back"
+    assert emitted == []
+
+
+def _counting_socket_module(calls: list[str]) -> types.SimpleNamespace:
+    """The ``_socket`` module, except that its sockets count address look-ups."""
+
+    class CountingSocket(_socket.socket):
+        def getsockname(self) -> Any:
+            calls.append("getsockname")
+            return super().getsockname()
+
+        def getpeername(self) -> Any:
+            calls.append("getpeername")
+            return super().getpeername()
+
+    module = types.SimpleNamespace(**vars(_socket))
+    module.socket = CountingSocket
+    return module
+
+
+def _accept(server: QLocalServer) -> QLocalSocket:
+    assert server.waitForNewConnection(WAIT_MS) == (True, False)
+    conn = server.nextPendingConnection()
+    assert conn is not None
+    return conn
+
+
+def test_accepted_socket_takes_the_names_without_asking_the_kernel(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A connection the server accepts is named after the server, as
+    setSocketDescriptor() would name it, without getsockname/getpeername."""
+    calls: list[str] = []
+    monkeypatch.setattr(engine_module, "_socket", _counting_socket_module(calls))
+    server = QLocalServer()
+    assert server.listen("hotpath-names")
+    calls.clear()  # the listener's own address is read once, at listen()
+    client = QLocalSocket()
+    try:
+        client.connectToServer("hotpath-names")
+        conn = _accept(server)
+        assert type(conn._transport._sock).__name__ == "CountingSocket"  # type: ignore[union-attr]
+        assert calls == []
+        assert conn.serverName() == "hotpath-names"
+        assert conn.fullServerName() == server.fullServerName()
+        assert conn.state() == QLocalSocket.ConnectedState
+        assert conn.openMode() == QLocalSocket.ReadWrite
+        assert conn.write(b"hi") == 2
+        assert conn.waitForBytesWritten(WAIT_MS)
+        assert client.waitForReadyRead(WAIT_MS)
+        assert client.readAll() == b"hi"
+    finally:
+        client.abort()
+        server.close()
+
+
+def test_accepted_socket_of_a_bound_client_is_named_after_the_peer(tmp_path: Any) -> None:
+    """As with setSocketDescriptor() (and Qt), a peer with an address names the
+    accepted socket; the shortcut takes that address from accept()."""
+    server = QLocalServer()
+    assert server.listen("hotpath-peer")
+    path = os.path.join(os.environ["TMPDIR"], "bound-client")
+    raw = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        raw.bind(path)
+        raw.connect(server.fullServerName())
+        conn = _accept(server)
+        assert conn.fullServerName() == path
+        assert conn.serverName() == "bound-client"
+        conn.abort()
+    finally:
+        raw.close()
+        server.close()
+
+
+def test_incoming_connection_override_keeps_validating(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the default incomingConnection() takes the shortcut, and only for the
+    descriptor being handed over: setSocketDescriptor() itself still checks."""
+    adopted: list[int] = []
+    original = engine_module.HubEngine.adopt_stream
+
+    def spy(self: Any, fd: int) -> Any:
+        adopted.append(fd)
+        return original(self, fd)
+
+    monkeypatch.setattr(engine_module.HubEngine, "adopt_stream", spy)
+
+    class Server(QLocalServer):
+        def incomingConnection(self, socketDescriptor: int) -> None:
+            sock = QLocalSocket(self)
+            assert sock.setSocketDescriptor(socketDescriptor)
+            self.addPendingConnection(sock)
+
+    server = Server()
+    assert server.listen("hotpath-override")
+    client = QLocalSocket()
+    try:
+        client.connectToServer("hotpath-override")
+        conn = _accept(server)
+        assert len(adopted) == 1
+        assert conn.fullServerName() == server.fullServerName()
+        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+        try:
+            stray = QLocalSocket()
+            assert not stray.setSocketDescriptor(a.fileno())
+        finally:
+            a.close()
+            b.close()
+    finally:
+        client.abort()
+        server.close()
+
+
+def test_reply_from_a_new_connection_slot_leaves_in_the_same_pass() -> None:
+    """A write made in a slot the dispatcher runs (here newConnection) is flushed
+    before the dispatcher gives the hub back: bytesWritten follows with no switch."""
+    server = QLocalServer()
+    assert server.listen("hotpath-reply")
+    order: list[str] = []
+    conns: list[QLocalSocket] = []
+    counter = SwitchCounter()
+    done = Event()
+
+    def on_written(count: int) -> None:
+        order.extend(counter.events)
+        order.append(f"written {count}")
+        done.set()
+
+    def on_new() -> None:
+        conn = server.nextPendingConnection()
+        assert conn is not None
+        conns.append(conn)
+        conn.bytesWritten.connect(on_written)
+        conn.write(b"hello")
+        counter.events.clear()
+        order.append("wrote")
+
+    server.newConnection.connect(on_new)
+    client = QLocalSocket()
+    try:
+        with counter:
+            client.connectToServer("hotpath-reply")
+            assert done.wait(WAIT_MS / 1000)
+        assert order == ["wrote", "written 5"]
+        assert client.waitForReadyRead(WAIT_MS)
+        assert client.readAll() == b"hello"
+    finally:
+        client.abort()
+        for conn in conns:
+            conn.abort()
+        server.close()
+
+
+def test_engine_reconciles_once_per_loop_iteration() -> None:
+    """Interest raised outside any wait is applied by one engine callback per hub
+    iteration, however many sockets raised it; the bytes then leave through the
+    hub as before (bytesWritten in a greenlet, never inside write())."""
+    engine = current_engine()
+    socks: list[tuple[QLocalSocket, socket.socket]] = []
+    calls: list[int] = []
+    original: Callable[[], None] = engine.reconcile
+
+    def spy() -> None:
+        calls.append(len(engine.deferred))
+        original()
+
+    engine.reconcile = spy  # type: ignore[method-assign]
+    try:
+        for _ in range(3):
+            mine, other = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock = QLocalSocket()
+            assert sock.setSocketDescriptor(mine.detach())
+            socks.append((sock, other))
+        gevent.sleep(0.001)
+        calls.clear()
+        written: list[int] = []
+        socks[0][0].bytesWritten.connect(written.append)
+        for sock, _ in socks:
+            sock.write(b"x")
+            assert sock.bytesToWrite() == 1  # write() never sends inline
+        gevent.sleep(0.001)
+        assert calls == [3]
+        for _, other in socks:
+            assert recv_exact(other, 1) == b"x"
+        for _ in range(200):
+            if written:
+                break
+            gevent.sleep(0.001)
+        assert written == [1]
+    finally:
+        del engine.reconcile
+        for sock, other in socks:
+            sock.abort()
+            other.close()
+
+
+def test_fast_sender_is_read_again_in_the_same_delivery(
+        pair: tuple[QLocalSocket, socket.socket]) -> None:
+    """In read-ahead mode (a sender that fills 64 KiB reads), data that arrives
+    while the readyRead slots run is read before the delivery ends: the next
+    readyRead follows with no round through the hub."""
+    sock, other = pair
+    raw_send(other, b"a" * 65536)
+    assert sock.waitForReadyRead(WAIT_MS)  # a full read: read-ahead from now on
+    assert sock.readAll() == b"a" * 65536
+    order: list[str] = []
+    counter = SwitchCounter()
+    done = Event()
+
+    def slot() -> None:
+        data = sock.readAll()
+        if order:  # the switches since the first call (not those leading to it)
+            order.extend(counter.events)
+        counter.events.clear()
+        order.append(f"read {len(data)}")
+        if len(order) == 1:
+            raw_send(other, b"c" * 8192)  # arrives while this slot runs
+        else:
+            done.set()
+
+    sock.readyRead.connect(slot)
+    with counter:
+        raw_send(other, b"b" * 8192)
+        assert done.wait(WAIT_MS / 1000)
+    assert order == ["read 8192", "read 8192"]
