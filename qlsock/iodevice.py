@@ -42,6 +42,10 @@ def coerce_size(value: object, what: str) -> int:
 
 def coerce_mode(value: object, what: str) -> OpenModeFlag:
     """A ``QIODevice.OpenModeFlag`` from a flag or an int."""
+    if value.__class__ is OpenModeFlag and 0 <= value._value_ <= _ALL_MODE_BITS:
+        # Already a valid flag (the usual default argument): building it again,
+        # through IntFlag's Python-level constructor, would only cost time.
+        return value
     bits = coerce_size(value, what)
     if bits & ~_ALL_MODE_BITS or bits < 0:
         raise ValueError(f"{what}: {bits:#x} is not a combination of QIODevice.OpenModeFlag")
@@ -116,6 +120,17 @@ class QIODevice:
     def _check_thread(self) -> None:
         """Raise if called from a thread that does not own the device."""
 
+    def _emit(self, name: str, *args: Any) -> None:
+        """Emit the signal *name* with *args*, if anything is connected to it.
+
+        A signal's :class:`~qlsock.signals.BoundSignal` is made on first access
+        (``connect`` is one) and kept in the instance dict: a signal missing from
+        it has no slots, and emitting it neither makes one nor calls anything.
+        """
+        bound = self.__dict__.get(name)
+        if bound is not None and bound._slots:
+            bound.emit(*args)
+
     def _warn(self, function: str, text: str) -> None:
         qt_warning(f"QIODevice::{function} ({self._qt_class}): {text}")
 
@@ -144,7 +159,7 @@ class QIODevice:
         """Emit ``aboutToClose``, then close: read buffers are dropped."""
         if not self._open_mode:
             return
-        self.aboutToClose.emit()
+        self._emit("aboutToClose")
         self._open_mode = 0
         self._rbuf.clear()
 

@@ -343,7 +343,11 @@ class QLocalServer:
                 f"addPendingConnection() takes a QLocalSocket, not {type(socket).__name__}"
             )
         self._pending.append(socket)
-        self.newConnection.emit()
+        # Emitted only if connected to, without making the BoundSignal (see
+        # QIODevice._emit): a server that only waits never needs one.
+        bound = self.__dict__.get("newConnection")
+        if bound is not None and bound._slots:
+            bound.emit()
 
     def hasPendingConnections(self) -> bool:
         return bool(self._pending)

@@ -53,6 +53,8 @@ _CONNECTING = LocalSocketState.ConnectingState
 _CONNECTED = LocalSocketState.ConnectedState
 _CLOSING = LocalSocketState.ClosingState
 
+_ABSTRACT_OPTION = int(LocalSocketOption.AbstractNamespaceOption)
+
 _RECV_SIZE = 65536
 #: Reads sized to what is queued stop when this little is queued.
 _SMALL_READ = 4096
@@ -162,6 +164,8 @@ class QLocalSocket(QIODevice):
         # True while the kernel holds more than one recv() takes (a fast sender):
         # reads are then sized to what is queued, so the data arrives in one chunk.
         self._read_ahead = False
+        # True while queued for the engine's reconcile by writeData().
+        self._write_owed = False
         self._attempt: _Attempt | None = None
         # The last name debug records used: Qt clears the names before the final
         # stateChanged, and a record without a name helps nobody.
@@ -181,7 +185,7 @@ class QLocalSocket(QIODevice):
             if logger.isEnabledFor(DEBUG):
                 self._log_transition(state)
             self._state = state
-            self.stateChanged.emit(state)
+            self._emit("stateChanged", state)
 
     def _log_transition(self, state: LocalSocketState) -> None:
         name = self._full_server_name or self._server_name or self._log_name
@@ -292,7 +296,8 @@ class QLocalSocket(QIODevice):
         if isinstance(name, int):
             openMode, name = name, None
         mode = coerce_mode(openMode, "QLocalSocket.connectToServer()")
-        if not mode & OpenModeFlag.ReadWrite:
+        # The flags' values, not the flags: IntFlag arithmetic runs Python code.
+        if not mode._value_ & (MODE_READ | MODE_WRITE):
             raise ValueError("connectToServer(): the open mode must include ReadOnly "
                              f"and/or WriteOnly, not {mode!r}")
         if name is not None:
@@ -301,7 +306,7 @@ class QLocalSocket(QIODevice):
         if self._state is _CONNECTING or self._state is _CONNECTED:
             self._error_string = ("QLocalSocket::connectToserver: Operation not permitted "
                                   "when socket is in this state")
-            self.errorOccurred.emit(LocalSocketError.OperationError)
+            self._emit("errorOccurred", LocalSocketError.OperationError)
             return
         if self._state is _CLOSING:
             self._drop_transport()
@@ -315,7 +320,7 @@ class QLocalSocket(QIODevice):
             self._connect_failed(LocalSocketError.ServerNotFoundError, detail="the name is empty")
             return
         abstract = ABSTRACT_SUPPORTED and bool(
-            self._options & LocalSocketOption.AbstractNamespaceOption)
+            self._options._value_ & _ABSTRACT_OPTION)
         try:
             full, address = resolve(name, abstract)
         except NameProblem as exc:
@@ -355,7 +360,7 @@ class QLocalSocket(QIODevice):
             return True
         QIODevice.open(self, attempt.mode)
         self._update_interest()
-        self.connected.emit()
+        self._emit("connected")
         return True
 
     def _retry_connect(self, attempt: _Attempt) -> None:
@@ -367,7 +372,7 @@ class QLocalSocket(QIODevice):
     def _connect_failed(self, code: LocalSocketError, err: int = 0, detail: str = "") -> None:
         self._attempt = None
         self._set_error(code, "QLocalSocket::connectToServer", err, detail)
-        self.errorOccurred.emit(code)
+        self._emit("errorOccurred", code)
         if self._state is not _CONNECTING:
             return
         self._inner_open = False
@@ -579,7 +584,7 @@ class QLocalSocket(QIODevice):
 
     def _peer_closed(self, transport: IStreamTransport) -> None:
         self._set_error(LocalSocketError.PeerClosedError, "QLocalSocket")
-        self.errorOccurred.emit(LocalSocketError.PeerClosedError)
+        self._emit("errorOccurred", LocalSocketError.PeerClosedError)
         if self._transport is not transport:
             return
         self._set_state(_CLOSING)
@@ -590,7 +595,7 @@ class QLocalSocket(QIODevice):
     def _stream_failed(self, transport: IStreamTransport, err: int) -> None:
         code = stream_error(err)
         self._set_error(code, "QLocalSocket", err)
-        self.errorOccurred.emit(code)
+        self._emit("errorOccurred", code)
         if self._transport is transport:
             self._finish_disconnect(transport)
 
@@ -601,12 +606,12 @@ class QLocalSocket(QIODevice):
         self._drop_transport()
         self._server_name = self._full_server_name = ""
         self._set_state(_U)
-        self.readChannelFinished.emit()
-        self.disconnected.emit()
+        self._emit("readChannelFinished")
+        self._emit("disconnected")
 
     def _timed_out(self) -> None:
         self._set_error(LocalSocketError.SocketTimeoutError, "QLocalSocket")
-        self.errorOccurred.emit(LocalSocketError.SocketTimeoutError)
+        self._emit("errorOccurred", LocalSocketError.SocketTimeoutError)
 
     # -- writing -------------------------------------------------------------------------
 
@@ -617,15 +622,34 @@ class QLocalSocket(QIODevice):
                             detail="the socket is not connected")
             self._error_string = "QLocalSocket: Socket is not connected"
             return -1
-        self._engine.check_thread()
+        engine = self._engine
+        engine.check_thread()
         if data:
             # WriteBuffer.append(), inlined: one call less per write.
             wbuf = self._wbuf
             wbuf.chunks.append(data)
             wbuf.size += len(data)
-            if not self._interest & WRITE:
-                self._update_interest()
+            if not self._interest & WRITE and not self._write_owed:
+                if engine.dispatcher.delivering:
+                    # Possibly in a slot the dispatcher runs: the transport
+                    # flushes such writes in the same pass (see readiness.py).
+                    self._update_interest()
+                else:
+                    # Interest in writability is raised only if the bytes are
+                    # still here when the hub is about to poll: a write that a
+                    # waitFor* or flush() sends first costs no interest change.
+                    self._write_owed = True
+                    deferred = engine.deferred
+                    if not deferred:
+                        engine.loop.run_callback(engine.reconcile)
+                    deferred.append(self._settle_writes)
         return len(data)
+
+    def _settle_writes(self) -> None:
+        # Runs in the hub (the engine's reconcile, before it polls): bookkeeping only.
+        self._write_owed = False
+        if self._wbuf.size and not self._interest & WRITE:
+            self._update_interest()
 
     def flush(self) -> bool:
         """Send as much as the kernel takes now, without waiting; True if any was sent."""
@@ -684,9 +708,9 @@ class QLocalSocket(QIODevice):
         self._server_name = self._full_server_name = ""
         if previous is not _U:
             self._set_state(_U)
-            self.readChannelFinished.emit()
+            self._emit("readChannelFinished")
             if previous is not _CONNECTING:
-                self.disconnected.emit()
+                self._emit("disconnected")
         QIODevice.close(self)
         self._server_name = self._full_server_name = ""
 
@@ -735,7 +759,7 @@ class QLocalSocket(QIODevice):
             self._options = (LocalSocketOption.AbstractNamespaceOption if abstract
                              else LocalSocketOption.NoOptions)
         self._attach(transport)
-        self.stateChanged.emit(state)
+        self._emit("stateChanged", state)
         self._update_interest()
 
     # -- waiting -----------------------------------------------------------------------

@@ -20,10 +20,12 @@ import pytest
 from gevent.event import Event
 
 from qlsock import QLocalServer, QLocalSocket
+from qlsock import iodevice as iodevice_module
 from qlsock.buffers import ReadBuffer
 from qlsock.hub import current_engine
 from qlsock.hub import engine as engine_module
 from qlsock.hub.readiness import Watched
+from qlsock.hub.transport import StreamTransport
 from qlsock.interfaces import READ
 from qlsock.signals import BoundSignal
 
@@ -429,3 +431,131 @@ def test_fast_sender_is_read_again_in_the_same_delivery(
         raw_send(other, b"b" * 8192)
         assert done.wait(WAIT_MS / 1000)
     assert order == ["read 8192", "read 8192"]
+
+
+def test_write_sent_by_a_wait_never_touches_the_interest(
+        pair: tuple[QLocalSocket, socket.socket], monkeypatch: pytest.MonkeyPatch) -> None:
+    """write() only notes that the hub must look at the socket before it polls;
+    bytes that waitForReadyRead()/waitForBytesWritten() send first cost no change
+    of interest at all (neither raised nor withdrawn)."""
+    sock, other = pair
+    calls: list[tuple[bool, bool]] = []
+    original = StreamTransport.set_interest
+
+    def spy(self: StreamTransport, read: bool, write: bool) -> None:
+        calls.append((read, write))
+        original(self, read, write)
+
+    monkeypatch.setattr(StreamTransport, "set_interest", spy)
+    for i in range(20):
+        assert sock.write(b"q%d" % i) == len(b"q%d" % i)
+        raw_send(other, b"a")
+        assert sock.waitForReadyRead(WAIT_MS)
+        assert sock.readAll() == b"a"
+        sock.write(b"w")
+        assert sock.waitForBytesWritten(WAIT_MS)
+        assert recv_exact(other, len(b"q%dw" % i)) == b"q%dw" % i
+    gevent.sleep(0.001)  # the engine's reconcile runs: nothing was left to send
+    assert calls == []
+
+
+class _CountingLoop:
+    """The hub's loop, counting the timers made through it."""
+
+    def __init__(self, loop: Any) -> None:
+        self._loop = loop
+        self.timers = 0
+
+    def timer(self, *args: Any, **kwargs: Any) -> Any:
+        self.timers += 1
+        return self._loop.timer(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._loop, name)
+
+
+def test_timed_waits_share_one_timer(
+        pair: tuple[QLocalSocket, socket.socket], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Waits with a timeout reuse the socket's timer while its expiry is no later
+    than their deadline; a shorter timeout still times out on time, and a timer
+    left running holds no hub alive and ends no later wait without a timeout."""
+    sock, other = pair
+    engine = current_engine()
+    loop = _CountingLoop(engine.loop)
+    monkeypatch.setattr(engine, "loop", loop)
+    for _ in range(30):
+        gevent.spawn(raw_send, other, b"x")  # sent while the wait below is parked
+        assert sock.waitForReadyRead(WAIT_MS)
+        assert sock.readAll() == b"x"
+    assert loop.timers == 1
+    transport: Any = sock._transport
+    assert transport._timer.active
+    assert not transport._timer.ref
+    errors: list[Any] = []
+    sock.errorOccurred.connect(errors.append)
+    assert not sock.waitForReadyRead(30)  # earlier than the running timer: a new one
+    assert errors == [QLocalSocket.SocketTimeoutError]
+    assert loop.timers == 2
+    gevent.spawn_later(0.1, raw_send, other, b"y")
+    assert sock.waitForReadyRead(-1)  # the expired timer wakes nothing
+    assert sock.readAll() == b"y"
+
+
+def test_signals_nobody_connected_to_are_never_made(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A connection's whole life (connect, accept, write, disconnect, close) makes
+    no BoundSignal on sockets or server when no slot is connected, except those
+    the data path checks for slots (read as attributes there: reading the
+    instance dict on every read and write measured slower); a connected slot is
+    still called."""
+    made: list[str] = []
+    original = BoundSignal.__init__
+
+    def spy(self: BoundSignal, owner: object, name: str, *args: Any) -> None:
+        made.append(name)
+        original(self, owner, name, *args)
+
+    monkeypatch.setattr(BoundSignal, "__init__", spy)
+    server = QLocalServer()
+    assert server.listen("hotpath-silent")
+    client = QLocalSocket()
+    try:
+        client.connectToServer("hotpath-silent")
+        conn = _accept(server)
+        assert conn.write(b"z") == 1
+        assert conn.waitForBytesWritten(WAIT_MS)
+        conn.disconnectFromServer()
+        conn.close()
+        assert client.waitForDisconnected(WAIT_MS)
+        assert client.readAll() == b"z"
+        client.close()
+        data_path = {"readyRead", "channelReadyRead", "bytesWritten", "channelBytesWritten"}
+        assert set(made) <= data_path
+        made.clear()
+        states: list[Any] = []
+        client.stateChanged.connect(states.append)
+        client.connectToServer("hotpath-silent")
+        assert states == [QLocalSocket.ConnectingState, QLocalSocket.ConnectedState]
+        assert made == ["stateChanged"]
+    finally:
+        client.abort()
+        server.close()
+
+
+def test_open_mode_flags_are_taken_as_they_are(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A valid OpenModeFlag (the default argument) is used as it is, not converted
+    again; ints and out-of-range flags are still checked."""
+    checked: list[object] = []
+    original = iodevice_module.coerce_size
+
+    def spy(value: object, what: str) -> int:
+        checked.append(value)
+        return original(value, what)
+
+    monkeypatch.setattr(iodevice_module, "coerce_size", spy)
+    mode = QLocalSocket.ReadWrite
+    assert iodevice_module.coerce_mode(mode, "open()") is mode
+    assert checked == []
+    assert iodevice_module.coerce_mode(3, "open()") is mode
+    with pytest.raises(ValueError):
+        iodevice_module.coerce_mode(QLocalSocket.OpenModeFlag(0x100), "open()")
+    assert checked == [3, QLocalSocket.OpenModeFlag(0x100)]

@@ -17,7 +17,6 @@ from ..errors import WrongThreadError
 from ..interfaces import IEngine, IListeningEndpoint, ITimer
 from .dispatcher import Dispatcher
 from .listener import ListeningEndpoint
-from .readiness import Watched
 from .transport import StreamTransport, address_bytes
 
 __all__ = ["HubEngine"]
@@ -60,16 +59,24 @@ class HubEngine:
         self.loop = hub.loop
         self.dispatcher = Dispatcher(hub)
         self.thread_name = threading.current_thread().name
-        # Descriptors whose watchers must be started before the hub next polls;
-        # one hub callback per loop iteration serves them all (see readiness.py).
-        self.deferred: list[Watched] = []
+        # What must be settled before the hub next polls (descriptors' watchers
+        # to start, sockets whose writes may still be buffered): one hub callback
+        # per loop iteration serves them all (see readiness.py). Bound methods, so
+        # that a socket and a descriptor can both be queued.
+        self.deferred: list[Callable[[], Any]] = []
 
     def reconcile(self) -> None:
-        """Start the watchers asked for since the last poll (runs in the hub)."""
+        """Settle what was queued since the last poll (runs in the hub)."""
         deferred = self.deferred
-        self.deferred = []
-        for watched in deferred:
-            watched.reconcile()
+        try:
+            # Served in place: what an item queues meanwhile (a socket whose
+            # bytes are still buffered raising its interest in writability)
+            # joins this same pass, and the list being non-empty keeps it from
+            # scheduling another callback.
+            for settle in deferred:
+                settle()
+        finally:
+            deferred.clear()
 
     def check_thread(self) -> None:
         if get_hub_if_exists() is not self.hub:

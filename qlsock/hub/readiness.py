@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import _socket
 from collections.abc import Callable
+from time import monotonic
 from typing import TYPE_CHECKING, Any
 
 from gevent.hub import Waiter
@@ -53,6 +54,9 @@ class Watched:
         "_queued",
         "_rw",
         "_sock",
+        "_timed",
+        "_timer",
+        "_timer_due",
         "_waiter",
         "_ww",
         "closed",
@@ -79,6 +83,11 @@ class Watched:
         self._delivering = False
         # True while queued for the engine's reconcile (see _set_interest).
         self._owed = False
+        # The timeout timer, kept between waits (see _wait); when it expires at
+        # the latest (time.monotonic()); True while a wait is timed by it.
+        self._timer: Any = None
+        self._timer_due = 0.0
+        self._timed = False
         self.closed = False
 
     def fileno(self) -> int:
@@ -96,6 +105,8 @@ class Watched:
         if self._ww is not None:
             self._ww.close()
         self._active = 0
+        if self._timer is not None:
+            self._timer.close()
         waiter = self._waiter
         if waiter is not None:
             self._engine.loop.run_callback(waiter.switch, None)
@@ -127,7 +138,7 @@ class Watched:
                 deferred = self._engine.deferred
                 if not deferred:
                     self._engine.loop.run_callback(self._engine.reconcile)
-                deferred.append(self)
+                deferred.append(self.reconcile)
         elif self._waiter is None:
             # A parked wait keeps what it watches (its exit restores the interest).
             self._apply(mask)
@@ -221,13 +232,30 @@ class Watched:
             if mask != self._active:
                 self._apply(mask)
             if timeout is not None:
-                timer = self._engine.loop.timer(max(timeout, 0.0))
-                timer.start(waiter.switch, None)
+                # One timer serves many waits: it is left running, unreferenced
+                # (it keeps no hub alive), after a wait ends, and a later wait
+                # whose deadline is no earlier than its expiry reuses it. Expiring
+                # early only wakes the waitFor* loop, which checks its deadline
+                # and waits again; a timer made, started and closed per wait
+                # cost more than that rare extra turn.
+                timeout = max(timeout, 0.0)
+                due = monotonic() + timeout
+                timer = self._timer
+                if timer is None or self._timer_due > due or not timer.active:
+                    if timer is not None:
+                        timer.close()
+                    timer = self._timer = self._engine.loop.timer(timeout)
+                    timer.start(self._expired)
+                    self._timer_due = due
+                else:
+                    timer.ref = True
+                self._timed = True
             waiter.get()
         finally:
             self._waiter = None
             if timer is not None:
-                timer.close()
+                self._timed = False
+                timer.ref = False
             if not self.closed:
                 # Straight to the background interest: a watcher that is wanted
                 # both during and after the wait is never stopped and restarted.
@@ -237,6 +265,13 @@ class Watched:
         events = self._pending
         self._pending = 0
         return events
+
+    def _expired(self) -> None:
+        # Runs in the hub. The timer may outlive the wait it was started for:
+        # it ends only a wait that it times.
+        waiter = self._waiter
+        if waiter is not None and self._timed:
+            waiter.switch(None)
 
     def _what(self) -> str:
         return "descriptor"
