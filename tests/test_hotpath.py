@@ -559,3 +559,32 @@ def test_open_mode_flags_are_taken_as_they_are(monkeypatch: pytest.MonkeyPatch) 
     with pytest.raises(ValueError):
         iodevice_module.coerce_mode(QLocalSocket.OpenModeFlag(0x100), "open()")
     assert checked == [3, QLocalSocket.OpenModeFlag(0x100)]
+
+
+def test_writer_refilled_by_bytes_written_is_served_many_times_per_delivery(
+        pair: tuple[QLocalSocket, socket.socket]) -> None:
+    """A bytesWritten slot that writes more (a bulk sender topping up its buffer)
+    is served again and again within one delivery while the kernel takes all:
+    dozens of writes leave with no round through the hub between them."""
+    sock, other = pair
+    # Few and small enough that the kernel keeps reporting the socket writable
+    # while nobody reads it, so the old bound of 8 would not stall, only split.
+    rounds = 20
+    gaps: list[list[str]] = []
+    counter = SwitchCounter()
+    done = Event()
+
+    def slot(_count: int) -> None:
+        gaps.append(list(counter.events))
+        counter.events.clear()
+        if len(gaps) < rounds:
+            sock.write(b"w" * 256)
+        else:
+            done.set()
+
+    sock.bytesWritten.connect(slot)
+    with counter:
+        sock.write(b"w" * 256)
+        assert done.wait(WAIT_MS / 1000)
+    assert gaps[1:] == [[]] * (rounds - 1)  # no switch between the slot's calls
+    assert recv_exact(other, rounds * 256) == b"w" * (rounds * 256)
