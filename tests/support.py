@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -284,3 +285,42 @@ def torn_down(harness: H) -> Iterator[H]:
     yield harness
     failures = harness.teardown()
     assert failures == [], f"LocalSocket slot invariants violated: {failures}"
+
+
+def run_forked(child: Callable[[], bytes], ms: int = DEFAULT_WAIT_MS) -> bytes:
+    """Run *child()* in a forked process; return the bytes it returned.
+
+    The result comes back through a pipe, read cooperatively until the child's end
+    closes, so the hub keeps serving meanwhile. Exit statuses are not used: gevent's
+    hub reaps children through SIGCHLD, and a wait on its child watcher can miss a
+    child that exits before the watcher is armed. *child* must not return into the
+    test; an exception in it is reported as ``b"error: ..."``.
+    """
+    import gevent.os
+
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        try:
+            try:
+                result = child()
+            except BaseException as exc:
+                result = f"error: {exc!r}".encode()
+            os.write(write_end, result)
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    os.set_blocking(read_end, False)
+    chunks = []
+    try:
+        with gevent.Timeout(ms / 1000):
+            while chunk := gevent.os.nb_read(read_end, 65536):
+                chunks.append(chunk)
+    finally:
+        os.close(read_end)
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass  # the hub reaped it
+    return b"".join(chunks)

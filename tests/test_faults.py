@@ -21,8 +21,6 @@ import tracemalloc
 from collections.abc import Iterator
 from typing import Any
 
-import gevent
-import gevent.os
 import pytest
 
 import qlsock
@@ -402,15 +400,6 @@ def test_resource_accept_errors_back_off_and_recover(net: support.Harness, qt_wa
 # -- socket file ownership across fork --------------------------------------------------------
 
 
-def _wait_child(pid: int) -> int:
-    """The exit code of child *pid* (forked with ``fork_and_watch``), waited for
-    cooperatively: the hub's SIGCHLD handling reaps every child, so a plain
-    ``os.waitpid`` could find it gone."""
-    with gevent.Timeout(WAIT_MS / 1000):
-        _, status = gevent.os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status)
-
-
 def test_forked_child_closing_the_server_disturbs_nothing_of_the_parent(
         net: support.Harness) -> None:
     """The child's close() unlinks nothing and its abort of queued copies breaks nothing."""
@@ -419,15 +408,11 @@ def test_forked_child_closing_the_server_disturbs_nothing_of_the_parent(
     inode = os.lstat(path).st_ino
     early = net.track(connect_to("forked"))
     assert qtry(server.hasPendingConnections, WAIT_MS)
-    pid = gevent.os.fork_and_watch()
-    if pid == 0:  # the child: never return into pytest
-        code = 3
-        try:
-            server.close()
-            code = 0 if not server.isListening() else 4
-        finally:
-            os._exit(code)
-    assert _wait_child(pid) == 0
+    def child() -> bytes:
+        server.close()
+        return b"not listening" if not server.isListening() else b"still listening"
+
+    assert support.run_forked(child, WAIT_MS) == b"not listening"
     assert os.lstat(path).st_ino == inode
     assert server.isListening()
     conn = server.nextPendingConnection()  # queued before the fork, aborted in the child

@@ -12,7 +12,7 @@ import pytest
 from qlsock import LocalStreamServer, QLocalServer, QLocalSocket
 from qlsock.credentials import PeerCredentials
 
-from .support import Spy, qtry
+from .support import Spy, qtry, run_forked
 
 NOBODY = pwd.getpwnam("nobody")
 
@@ -40,21 +40,14 @@ def test_peer_credentials_on_both_ends() -> None:
     server.close()
 
 
-def _connect_as_nobody(name: str) -> int:
-    """Fork a child that drops to uid nobody and connects; returns its pid.
-
-    The child sends b"hi", then waits for the server to close the connection and
-    exits 0 if it did, 1 otherwise.
-    """
-    pid = gevent.os.fork_and_watch()
-    if pid:
-        return pid
-    code = 1
-    try:
+def _connect_as_nobody(name: str) -> gevent.Greenlet[..., tuple[int, str]]:
+    """A greenlet running a forked child that drops to uid nobody, connects and
+    sends b"hi"; its value is ``(child's pid, "eof")`` once the server has closed
+    the connection cleanly (``"data"`` if it sent something instead)."""
+    def child() -> bytes:
         # The C-level socket: a gevent socket would yield to the child's copy of
         # the hub, whose copy of the server could accept this very connection.
         import _socket
-        import sys
 
         os.setgid(NOBODY.pw_gid)
         os.setuid(NOBODY.pw_uid)
@@ -65,18 +58,15 @@ def _connect_as_nobody(name: str) -> int:
             sock.sendall(b"hi")
         except BrokenPipeError:
             pass  # refused before the bytes went out: closed all the same
-        code = 0 if sock.recv(1) == b"" else 1
+        ended = "eof" if sock.recv(1) == b"" else "data"
         sock.close()
-    except BaseException as exc:
-        sys.stderr.write(f"child: {exc!r}\n")
-    finally:
-        os._exit(code)
+        return f"{os.getpid()} {ended}".encode()
 
+    def run() -> tuple[int, str]:
+        pid, ended = run_forked(child).decode().split()
+        return int(pid), ended
 
-def _exit_code(pid: int) -> int:
-    """The exit code of child *pid* (gevent's hub reaps children: ask it)."""
-    _, status = gevent.os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status)
+    return gevent.spawn(run)
 
 
 def test_a_client_with_a_disallowed_uid_is_refused_before_new_connection(
@@ -89,9 +79,8 @@ def test_a_client_with_a_disallowed_uid_is_refused_before_new_connection(
     assert server.listen("policy")
     spy = Spy(server.newConnection)
     with caplog.at_level(logging.WARNING, logger="qlsock"):
-        pid = _connect_as_nobody("policy")
-        assert qtry(lambda: any("refused" in r.getMessage() for r in caplog.records))
-        assert _exit_code(pid) == 0
+        pid, ended = _connect_as_nobody("policy").get(timeout=10)
+        assert ended == "eof"
         # The uid that is allowed still gets in, after the refused one.
         client = QLocalSocket()
         client.connectToServer("policy")
@@ -117,15 +106,17 @@ def test_allowing_the_uid_admits_the_client(tmpdir_env: str) -> None:
     server.setAllowedUids([os.getuid(), NOBODY.pw_uid])
     assert server.listen("admit")
     spy = Spy(server.newConnection)
-    pid = _connect_as_nobody("admit")
+    nobody = _connect_as_nobody("admit")
     assert spy.wait()
     peer = server.nextPendingConnection()
     assert peer is not None
-    assert peer.peerCredentials() == (pid, NOBODY.pw_uid, NOBODY.pw_gid)
+    creds = peer.peerCredentials()
+    assert creds is not None
+    assert (creds.uid, creds.gid) == (NOBODY.pw_uid, NOBODY.pw_gid)
     assert peer.waitForReadyRead(5000) or peer.bytesAvailable() == 2
     assert peer.readAll() == b"hi"
     peer.close()
-    assert _exit_code(pid) == 0
+    assert nobody.get(timeout=10) == (creds.pid, "eof")
     server.setAllowedUids(None)
     assert server.allowedUids() is None
     server.close()
@@ -167,9 +158,8 @@ def test_the_stream_server_applies_the_same_policy(
     server = LocalStreamServer("streams", handle, options=QLocalServer.WorldAccessOption,
                                allowed_uids={os.getuid()})
     with server, caplog.at_level(logging.WARNING, logger="qlsock"):
-        pid = _connect_as_nobody("streams")
-        assert qtry(lambda: any("refused" in r.getMessage() for r in caplog.records))
-        assert _exit_code(pid) == 0
+        pid, ended = _connect_as_nobody("streams").get(timeout=10)
+        assert ended == "eof"
         client = QLocalSocket()
         client.connectToServer("streams")
         assert client.waitForConnected(5000)
