@@ -333,7 +333,11 @@ class QLocalServer:
             socket.setSocketDescriptor(socketDescriptor, LocalSocketState.ConnectedState,
                                        OpenModeFlag.ReadWrite)
         else:
-            socket._adopt_accepted(transport)
+            bound = self._bound
+            if bound is None or bound.abstract:
+                socket._adopt_accepted(transport)
+            else:
+                socket._adopt_accepted(transport, os.fsencode(bound.full_server_name))
         self.addPendingConnection(socket)
 
     def addPendingConnection(self, socket: QLocalSocket) -> None:

@@ -749,15 +749,22 @@ class QLocalSocket(QIODevice):
         self._adopted(transport, state)
         return True
 
-    def _adopt_accepted(self, transport: IStreamTransport) -> None:
+    def _adopt_accepted(self, transport: IStreamTransport, own_address: bytes = b"") -> None:
         """``setSocketDescriptor(fd)`` for a new socket and a descriptor the server
-        has just accepted and the engine wrapped (see QLocalServer.incomingConnection)."""
+        has just accepted and the engine wrapped (see QLocalServer.incomingConnection).
+
+        *own_address*, when given, stands in for the socket's own address in the
+        names: with access options the listening socket is bound in a private
+        directory and linked into place, so its real address is a path that no
+        longer exists (which Qt reports).
+        """
         self._open_mode = MODE_READ | MODE_WRITE
         self._state = _CONNECTED
-        self._adopted(transport, _CONNECTED)
+        self._adopted(transport, _CONNECTED, own_address)
 
-    def _adopted(self, transport: IStreamTransport, state: LocalSocketState) -> None:
-        address = transport.peername() or transport.sockname()
+    def _adopted(self, transport: IStreamTransport, state: LocalSocketState,
+                 own_address: bytes = b"") -> None:
+        address = transport.peername() or own_address or transport.sockname()
         server, full, abstract = names_from_address(address)
         self._server_name, self._full_server_name = server, full
         if abstract is not None:

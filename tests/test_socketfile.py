@@ -9,7 +9,6 @@ import subprocess
 import sys
 import textwrap
 
-import gevent.os
 import pytest
 
 from qlsock import (
@@ -23,6 +22,8 @@ from qlsock import (
 )
 from qlsock.naming import MAX_NAME_BYTES, NameProblem
 from qlsock.socketfile import bind
+
+from .support import run_forked
 
 
 def dead_socket(path: str) -> None:
@@ -199,14 +200,12 @@ def test_a_forked_child_never_removes_its_parents_socket(tmpdir_env: str) -> Non
     server = QLocalServer()
     assert server.listen("parent")
     path = tmpdir_env + "/parent"
-    pid = gevent.os.fork_and_watch()
-    if pid == 0:
-        try:
-            server.close()
-        finally:
-            os._exit(0)
-    _, status = gevent.os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
+
+    def child() -> bytes:
+        server.close()
+        return b"closed"
+
+    assert run_forked(child) == b"closed"
     assert os.path.lexists(path)
     assert probe("parent").status is ServerStatus.LIVE
     client = QLocalSocket()
@@ -243,3 +242,21 @@ def test_concurrent_reclaims_elect_exactly_one(tmpdir_env: str) -> None:
             proc.kill()
             proc.communicate()
     assert sorted(results) == ["AddressInUseError"] * 4 + ["won"]
+
+
+def test_accepted_sockets_carry_the_servers_names_with_access_options(tmpdir_env: str) -> None:
+    """The socket is bound in a private directory and linked into place, so its own
+    address names a path that is gone; accepted sockets report the server's names
+    (Qt reports the temporary path)."""
+    server = QLocalServer()
+    server.setSocketOptions(QLocalServer.UserAccessOption)
+    assert server.listen("named")
+    client = QLocalSocket()
+    client.connectToServer("named")
+    assert client.waitForConnected(5000)
+    assert server.waitForNewConnection(5000) == (True, False)
+    peer = server.nextPendingConnection()
+    assert peer is not None
+    assert (peer.serverName(), peer.fullServerName()) == ("named", tmpdir_env + "/named")
+    client.abort()
+    server.close()
