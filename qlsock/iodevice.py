@@ -20,7 +20,7 @@ from ._log import qt_warning
 from .buffers import ReadBuffer
 from .enums import OpenModeFlag
 from .interfaces import IIODevice
-from .signals import Signal
+from .signals import Signal, emit_if_connected
 
 __all__ = ["MODE_READ", "MODE_TEXT", "MODE_WRITE", "QIODevice", "coerce_mode", "coerce_size"]
 
@@ -120,16 +120,8 @@ class QIODevice:
     def _check_thread(self) -> None:
         """Raise if called from a thread that does not own the device."""
 
-    def _emit(self, name: str, *args: Any) -> None:
-        """Emit the signal *name* with *args*, if anything is connected to it.
-
-        A signal's :class:`~qlsock.signals.BoundSignal` is made on first access
-        (``connect`` is one) and kept in the instance dict: a signal missing from
-        it has no slots, and emitting it neither makes one nor calls anything.
-        """
-        bound = self.__dict__.get(name)
-        if bound is not None and bound._slots:
-            bound.emit(*args)
+    # Emit a signal only if something is connected to it (see emit_if_connected).
+    _emit = emit_if_connected
 
     def _warn(self, function: str, text: str) -> None:
         qt_warning(f"QIODevice::{function} ({self._qt_class}): {text}")

@@ -38,7 +38,7 @@ from .naming import (
     full_server_name,
     names_from_address,
 )
-from .signals import Signal
+from .signals import Signal, emit_if_connected
 from .socketfile import Bound, ListenError, bind
 
 __all__ = ["QLocalServer"]
@@ -347,11 +347,8 @@ class QLocalServer:
                 f"addPendingConnection() takes a QLocalSocket, not {type(socket).__name__}"
             )
         self._pending.append(socket)
-        # Emitted only if connected to, without making the BoundSignal (see
-        # QIODevice._emit): a server that only waits never needs one.
-        bound = self.__dict__.get("newConnection")
-        if bound is not None and bound._slots:
-            bound.emit()
+        # A server that only waits never needs the BoundSignal made.
+        emit_if_connected(self, "newConnection")
 
     def hasPendingConnections(self) -> bool:
         return bool(self._pending)

@@ -27,7 +27,7 @@ from zope.interface import implementer
 from ._log import logger
 from .interfaces import ISignal
 
-__all__ = ["BoundSignal", "Signal"]
+__all__ = ["BoundSignal", "Signal", "emit_if_connected"]
 
 _Slot = tuple[Callable[..., Any], "int | None"]
 
@@ -156,6 +156,19 @@ class Signal:
         # A non-data descriptor: later lookups find the instance attribute directly.
         obj.__dict__[self.name] = bound
         return bound
+
+
+def emit_if_connected(owner: object, name: str, *args: Any) -> None:
+    """Emit *owner*'s signal *name* with *args*, if anything is connected to it.
+
+    A signal's :class:`BoundSignal` is made on first access (``connect`` is one)
+    and kept in the instance dict: a signal missing from it has no slots, and
+    emitting it neither makes one nor calls anything. Owners on the data path use
+    this for signals that usually have no slots.
+    """
+    bound = owner.__dict__.get(name)
+    if bound is not None and bound._slots:
+        bound.emit(*args)
 
 
 class BoundMethodSignal(BoundSignal):
