@@ -35,10 +35,12 @@ class WrongThreadError(RuntimeError):
 
 
 class ConcurrentWaitError(RuntimeError):
-    """Two greenlets waited on the same socket or server at the same time.
+    """Two greenlets waited for the same thing on one socket or server at once.
 
-    Qt objects are used by one thread at a time; under gevent, use one greenlet per
-    direction of waiting (gevent raises its ``ConcurrentObjectUseError`` likewise).
+    A socket allows one greenlet in each of ``waitForReadyRead``,
+    ``waitForBytesWritten`` and ``waitForDisconnected`` (full duplex), a server one in
+    ``waitForNewConnection``; gevent raises its ``ConcurrentObjectUseError`` for two
+    readers of one socket likewise. See docs/semantics.md, "Greenlets".
     """
 
 

@@ -295,9 +295,12 @@ class IStreamTransport(Interface):
     def start(callback: Callable[[int], Any]) -> None:
         """Deliver readiness to *callback(events)* in a greenlet (never in the hub).
 
-        *events* is a mask of :data:`READ` and :data:`WRITE`. Delivery for one
-        transport is never nested: until *callback* returns, this transport's
-        readiness is not delivered again (a ``wait`` may still observe it).
+        *events* is a mask of :data:`READ` and :data:`WRITE`. A bound method's
+        object is held weakly: the engine never keeps an owner alive, and once it
+        is collected nothing more is delivered. Deliveries may overlap: readiness
+        that fires while *callback* is suspended (a slot blocks) is delivered again
+        from another greenlet, so the owner must keep its own signals from nesting.
+        Readiness a waiting greenlet covers goes to that greenlet instead.
         """
 
     def set_interest(read: bool, write: bool) -> None:
@@ -306,10 +309,17 @@ class IStreamTransport(Interface):
     def wait(read: bool, write: bool, timeout: float | None) -> int:
         """Block the calling greenlet until ready or *timeout* seconds (None: forever).
 
-        Returns the readiness mask, 0 on timeout. Readiness already collected for
-        background delivery is returned at once without yielding; the background
-        delivery then sees nothing. Raises ConcurrentWaitError if another greenlet
-        is already waiting on this transport.
+        Returns the readiness that woke it (0 on timeout, on :meth:`wake` and on
+        close). Any number of greenlets may wait at once, each for its own mask:
+        readiness wakes every one whose mask it meets (who may wait at once is the
+        owner's rule, see ConcurrentWaitError).
+        """
+
+    def wake() -> None:
+        """Wake every waiting greenlet (with 0) so that it looks at its owner again.
+
+        Called from a greenlet when the owner's state changed in a way the kernel
+        will not report again (another greenlet read the bytes a reader waits for).
         """
 
     def recv(size: int) -> bytes:
@@ -396,7 +406,16 @@ class IEngine(Interface):
         """Run non-blocking *callback()* in the hub after *seconds*; an ITimer."""
 
     def spawn(function: Callable[..., Any], *args: Any) -> Any:
-        """Run *function(*args)* in a new greenlet of this hub."""
+        """Run *function(*args)* in a new greenlet of this hub; whatever escapes it
+        is reported as gevent reports a failed greenlet."""
+
+    def release(closer: Callable[..., Any], *args: Any) -> None:
+        """Run *closer(*args)* for an object being collected, in this engine's
+        thread (at once when called from it): finalizers may run anywhere."""
+
+    def release_stream(transport: IStreamTransport, wbuf: Any) -> None:
+        """Close the transport of a socket nobody references once the bytes queued
+        in *wbuf* (a WriteBuffer) have left, or a time limit passed."""
 
     def sleep(seconds: float) -> None:
         """Yield the calling greenlet for *seconds*."""

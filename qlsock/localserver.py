@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from logging import DEBUG
 from typing import Any, TypeAlias
 
+from greenlet import getcurrent
 from zope.interface import implementer
 
 from ._log import logger, qt_warning
@@ -29,6 +30,7 @@ from .enums import (
     OpenModeFlag,
     SocketError,
 )
+from .errors import ConcurrentWaitError
 from .hub import current_engine
 from .interfaces import IListeningEndpoint, ILocalServer, ITimer
 from .iodevice import coerce_size
@@ -85,9 +87,26 @@ class QLocalServer:
         self._backoff = 0.0
         self._retry: ITimer | None = None
         self._allowed_uids: frozenset[int] | None = None
+        # The hub holds servers and sockets weakly. The connections this server
+        # accepted (its children, in Qt's object tree) live as long as it does
+        # while they are connected, even with no other reference; each leaves
+        # the set when its connection ends.
+        self._children: set[QLocalSocket] = set()
+        # The greenlet in waitForNewConnection (one at a time).
+        self._accepter: Any = None
 
     def __repr__(self) -> str:
         return f"<QLocalServer {self._full_server_name!r} listening={self.isListening()}>"
+
+    def __del__(self) -> None:
+        # Nobody references the server any more (the hub holds it weakly): stop
+        # listening and remove the socket file, as Qt's destructor does.
+        endpoint = getattr(self, "_endpoint", None)
+        if endpoint is not None:
+            try:
+                self._engine.release(_release_listener, endpoint, self._bound, self._retry)
+            except Exception:  # interpreter shutdown: nothing to close with
+                pass
 
     def __enter__(self) -> QLocalServer:
         return self
@@ -378,6 +397,21 @@ class QLocalServer:
             return (False, False)
         if self._pending:
             return (True, False)
+        me = getcurrent()
+        holder = self._accepter
+        if holder is not None and holder is not me:
+            raise ConcurrentWaitError(
+                f"another greenlet ({holder!r}) is already in waitForNewConnection() on "
+                "this server; one greenlet may wait for connections at a time (connect "
+                "newConnection instead to serve from several)")
+        self._accepter = me
+        try:
+            return self._wait_for_connection(endpoint, timeout)
+        finally:
+            self._accepter = holder
+
+    def _wait_for_connection(self, endpoint: IListeningEndpoint,
+                             timeout: float | None) -> tuple[bool, bool]:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             fd = self._accept_one(endpoint)
@@ -447,6 +481,15 @@ class QLocalServer:
         except OSError:
             return False
         return True
+
+
+def _release_listener(endpoint: IListeningEndpoint, bound: Bound | None,
+                      retry: ITimer | None) -> None:
+    if retry is not None:
+        retry.cancel()
+    endpoint.close()
+    if bound is not None:
+        bound.release()
 
 
 def _not_listenable(fd: int) -> str:

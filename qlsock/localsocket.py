@@ -22,6 +22,7 @@ import time
 from logging import DEBUG
 from typing import Any, TypeAlias
 
+from greenlet import getcurrent
 from zope.interface import implementer
 
 from ._log import logger, qt_warning
@@ -33,7 +34,7 @@ from .enums import (
     LocalSocketState,
     OpenModeFlag,
 )
-from .errors import connect_error, local_socket_text, stream_error
+from .errors import ConcurrentWaitError, connect_error, local_socket_text, stream_error
 from .hub import current_engine
 from .interfaces import READ, WRITE, ILocalSocket, IStreamTransport
 from .iodevice import MODE_READ, MODE_WRITE, QIODevice, coerce_mode, coerce_size
@@ -171,6 +172,25 @@ class QLocalSocket(QIODevice):
         self._read_ahead = False
         # True while queued for the engine's reconcile by writeData().
         self._write_owed = False
+        # The greenlets in waitForReadyRead, waitForBytesWritten and
+        # waitForDisconnected: one of each may wait at once (full duplex).
+        self._reader: Any = None
+        self._writer: Any = None
+        self._closer: Any = None
+        # Bytes ever put into the read buffer, and how many of them a readyRead
+        # emission or a waitForReadyRead has reported: what came in between (read
+        # by the hub while the blocking-style greenlet was busy) makes its next
+        # waitForReadyRead return at once, as a Qt thread without an event loop
+        # would find those bytes still in the kernel.
+        self._arrived = 0
+        self._reported = 0
+        # The same for bytes sent: the hub's background sends that no bytesWritten
+        # emission reported make the next waitForBytesWritten return at once.
+        self._sent = 0
+        self._sent_reported = 0
+        # The connection ended in the background, and no waitForDisconnected has
+        # been told yet.
+        self._gone_unseen = False
         self._attempt: _Attempt | None = None
         # The last name debug records used: Qt clears the names before the final
         # stateChanged, and a record without a name helps nobody.
@@ -179,6 +199,16 @@ class QLocalSocket(QIODevice):
     def __repr__(self) -> str:
         name = self._full_server_name or self._server_name
         return f"<QLocalSocket {self._state!r} {name!r} fd={self.socketDescriptor()}>"
+
+    def __del__(self) -> None:
+        # Nobody references the socket any more: the hub holds it weakly. Close its
+        # connection as Qt's destructor does, except that queued bytes still leave.
+        transport = getattr(self, "_transport", None)
+        if transport is not None and not transport.closed:
+            try:
+                self._engine.release(self._engine.release_stream, transport, self._wbuf)
+            except Exception:  # interpreter shutdown: nothing to close with
+                pass
 
     # -- state and names -----------------------------------------------------------------
 
@@ -418,13 +448,24 @@ class QLocalSocket(QIODevice):
         self._inner_open = True
         self._error = LocalSocketError.UnknownSocketError
         self._error_string = ""
+        self._reported = self._arrived
+        self._sent_reported = self._sent
+        self._gone_unseen = False
         transport.start(self._on_events)
+        # The hub holds sockets weakly; a socket whose parent is a server lives, as
+        # in Qt's object tree, as long as that server does (see QLocalServer).
+        children = getattr(self._parent, "_children", None)
+        if children is not None:
+            children.add(self)
 
     def _drop_transport(self) -> None:
         transport = self._transport
         if transport is not None:
             self._transport = None
             transport.close()
+            children = getattr(self._parent, "_children", None)
+            if children is not None:
+                children.discard(self)
         self._wbuf.clear()
 
     def _update_interest(self) -> None:
@@ -498,14 +539,16 @@ class QLocalSocket(QIODevice):
                 break
             if size == _RECV_SIZE:
                 self._read_ahead = True
-        if total and not self._in_ready_read and (
-                self.readyRead._slots or self.channelReadyRead._slots):
-            self._in_ready_read = True
-            try:
-                self.readyRead.emit()
-                self.channelReadyRead.emit(0)
-            finally:
-                self._in_ready_read = False
+        if total:
+            self._arrived += total
+            if not self._in_ready_read and (
+                    self.readyRead._slots or self.channelReadyRead._slots):
+                self._announce_read(transport)
+            reader = self._reader
+            if reader is not None and reader is not getcurrent():
+                # Another greenlet waits in waitForReadyRead; these bytes will
+                # not make the kernel report readiness again.
+                transport.wake()
         if self._transport is not transport:
             # A slot (or a wait nested in one) ended the connection: the new
             # bytes still arrived and were announced.
@@ -517,6 +560,21 @@ class QLocalSocket(QIODevice):
             self._stream_failed(transport, err)
             return total if total else -1
         return total
+
+    def _announce_read(self, transport: IStreamTransport) -> None:
+        """Emit readyRead, never nested; again after the slots return if bytes came
+        meanwhile that nobody reported (read while a slot blocked)."""
+        self._in_ready_read = True
+        try:
+            while True:
+                self._reported = self._arrived
+                self.readyRead.emit()
+                self.channelReadyRead.emit(0)
+                if self._arrived == self._reported or not self._rbuf.size \
+                        or self._transport is not transport:
+                    break
+        finally:
+            self._in_ready_read = False
 
     def _write_step(self, transport: IStreamTransport) -> int:
         """Send what the kernel takes: the count, or -1 if the connection failed."""
@@ -542,17 +600,29 @@ class QLocalSocket(QIODevice):
             if not self._interest & WRITE:
                 self._update_interest()
             return 0
+        self._sent += total
         # Written: announce it (inlined here, the only place bytes are sent).
         if not self._in_bytes_written and (
                 self.bytesWritten._slots or self.channelBytesWritten._slots):
+            # Never nested; bytes sent while a slot blocked (and not reported by
+            # a waitForBytesWritten) are announced once it returns.
             self._in_bytes_written = True
             try:
-                self.bytesWritten.emit(total)
-                self.channelBytesWritten.emit(0, total)
+                count = total
+                while count > 0:
+                    self._sent_reported = self._sent
+                    self.bytesWritten.emit(count)
+                    self.channelBytesWritten.emit(0, count)
+                    if self._transport is not transport:
+                        break
+                    count = self._sent - self._sent_reported
             finally:
                 self._in_bytes_written = False
             if self._transport is not transport:
                 return total
+        writer = self._writer
+        if writer is not None and writer is not getcurrent():
+            transport.wake()
         if self._state is _CLOSING and not wbuf.size:
             self._finish_disconnect(transport)
         elif bool(self._interest & WRITE) is not (wbuf.size > 0):
@@ -609,6 +679,7 @@ class QLocalSocket(QIODevice):
         if self._transport is not transport:
             return
         self._drop_transport()
+        self._gone_unseen = True
         self._server_name = self._full_server_name = ""
         self._set_state(_U)
         self._emit("readChannelFinished")
@@ -662,7 +733,9 @@ class QLocalSocket(QIODevice):
         if transport is None or not self._wbuf.size:
             return False
         self._engine.check_thread()
-        return self._write_step(transport) > 0
+        sent = self._write_step(transport)
+        self._sent_reported = self._sent
+        return sent > 0
 
     # -- closing -------------------------------------------------------------------------
 
@@ -685,6 +758,8 @@ class QLocalSocket(QIODevice):
             self._update_interest()
         else:
             self._finish_disconnect(transport)
+            # Ended by this call, not while someone was busy elsewhere.
+            self._gone_unseen = False
 
     def close(self) -> None:
         """``aboutToClose``, close the device, then disconnect as
@@ -709,6 +784,7 @@ class QLocalSocket(QIODevice):
         self._attempt = None
         previous = self._state
         self._drop_transport()
+        self._gone_unseen = False
         self._inner_open = False
         self._server_name = self._full_server_name = ""
         if previous is not _U:
@@ -796,12 +872,26 @@ class QLocalSocket(QIODevice):
             self.waitForConnected(msecs)
         return self._state is _CONNECTED or self._state is _CLOSING
 
-    def waitForReadyRead(self, msecs: int = 30000) -> bool:
-        """Wait for *new* data (even if some is already buffered); True once it came.
+    def _role_taken(self, holder: Any, what: str) -> ConcurrentWaitError:
+        return ConcurrentWaitError(
+            f"another greenlet ({holder!r}) is already in {what} on this socket; one "
+            "greenlet may wait for data, one for writes and one for the disconnect at "
+            "a time (gevent's rule for sockets): share the work through a queue, or "
+            "let the greenlet that is waiting do it"
+        )
 
-        Pending writes are sent meanwhile. False if the connection ends (the
-        peer-close signals are emitted inside this call) or at the deadline, which
-        emits ``errorOccurred(SocketTimeoutError)`` and leaves the socket connected.
+    def waitForReadyRead(self, msecs: int = 30000) -> bool:
+        """Wait for *new* data; True once it came. -1 waits forever.
+
+        "New" is what this greenlet has not been told about: bytes the hub read
+        while it was busy elsewhere (and that no ``readyRead`` emission reported)
+        make this return True at once, as a Qt thread without an event loop finds
+        them waiting in the kernel. Pending writes are sent meanwhile. False if the
+        connection ends (the peer-close signals are emitted inside this call) or at
+        the deadline, which emits ``errorOccurred(SocketTimeoutError)`` and leaves
+        the socket connected. One greenlet at a time may wait for data
+        (:class:`~qlsock.ConcurrentWaitError` for a second one); another may wait
+        for writes and a third for the disconnect meanwhile.
         """
         # _deadline(), inlined: this is the wait of every blocking-style read.
         if msecs.__class__ is not int:
@@ -809,90 +899,148 @@ class QLocalSocket(QIODevice):
         self._check_thread()
         deadline = None if msecs < 0 or msecs > _FOREVER_MS \
             else time.monotonic() + msecs / 1000.0
+        if self._arrived != self._reported and self._rbuf.size:
+            self._reported = self._arrived
+            return True
         state = self._state
         if state is not _CONNECTED and (state is _U or not self._connected_by(deadline)):
             return False
-        transport = self._transport
-        if self._state is not _CONNECTED or transport is None:
-            return False
-        while True:
-            if self._wbuf.size and self._write_step(transport) < 0:
-                return False
-            if self._transport is not transport or self._state is not _CONNECTED:
-                return False
-            if not self._reading_paused:
-                got = self._read_step(transport)
-                if got:
-                    return got > 0
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                self._timed_out()
-                return False
-            transport.wait(not self._reading_paused, self._wbuf.size > 0, remaining)
-            if self._transport is not transport:
-                return False
+        me = getcurrent()
+        holder = self._reader
+        if holder is not None and holder is not me:
+            raise self._role_taken(holder, "waitForReadyRead()")
+        self._reader = me
+        try:
+            start = self._arrived
+            while True:
+                if self._arrived != start and self._rbuf.size:
+                    self._reported = self._arrived
+                    return True
+                transport = self._transport
+                if self._state is not _CONNECTED or transport is None:
+                    return False
+                if self._wbuf.size:
+                    if self._write_step(transport) < 0:
+                        return False
+                    self._sent_reported = self._sent
+                    if self._transport is not transport or self._state is not _CONNECTED:
+                        continue
+                if not self._reading_paused:
+                    got = self._read_step(transport)
+                    if got > 0:
+                        self._reported = self._arrived
+                        return True
+                    if got:
+                        continue
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    self._timed_out()
+                    return False
+                transport.wait(not self._reading_paused, self._wbuf.size > 0, remaining)
+        finally:
+            self._reader = holder
 
     def waitForBytesWritten(self, msecs: int = 30000) -> bool:
-        """Wait until some buffered bytes were handed to the kernel.
+        """Wait until some buffered bytes were handed to the kernel; True then.
 
-        False at once when nothing is buffered; loop ``while bytesToWrite()`` to
-        drain. Incoming data is read meanwhile (``readyRead`` may be emitted).
+        True at once when the hub sent bytes in the background since this was last
+        asked (and no ``bytesWritten`` emission reported them): a Qt thread
+        without an event loop would find them still buffered and send them here.
+        Otherwise False at once when nothing is buffered; loop
+        ``while bytesToWrite()`` to drain. Incoming data is read meanwhile
+        (``readyRead`` may be emitted). One greenlet at a time may wait for writes.
         """
         deadline = self._deadline(msecs, "QLocalSocket.waitForBytesWritten()")
+        if self._sent != self._sent_reported:
+            self._sent_reported = self._sent
+            return True
         if self._state is _U:
             qt_warning("QAbstractSocket::waitForBytesWritten() is not allowed in "
                        "UnconnectedState")
             return False
         if self._state is not _CONNECTED and not self._connected_by(deadline):
             return False
-        transport = self._transport
-        if transport is None or not self._wbuf.size:
+        if self._transport is None or not self._wbuf.size:
             return False
-        while True:
-            sent = self._write_step(transport)
-            if sent:
-                return sent > 0
-            if self._transport is not transport:
-                return False
-            reading = self._state is _CONNECTED and not self._reading_paused
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                self._timed_out()
-                return False
-            events = transport.wait(reading, True, remaining)
-            if self._transport is not transport:
-                return False
-            if events & READ and reading and self._read_step(transport) < 0:
-                return False
+        me = getcurrent()
+        holder = self._writer
+        if holder is not None and holder is not me:
+            raise self._role_taken(holder, "waitForBytesWritten()")
+        self._writer = me
+        try:
+            start = self._sent
+            while True:
+                if self._sent != start:
+                    self._sent_reported = self._sent
+                    return True
+                transport = self._transport
+                if transport is None:
+                    return False
+                sent = self._write_step(transport)
+                if sent:
+                    self._sent_reported = self._sent
+                    return sent > 0
+                if self._transport is not transport:
+                    return False
+                reading = self._state is _CONNECTED and not self._reading_paused
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    self._timed_out()
+                    return False
+                events = transport.wait(reading, True, remaining)
+                if self._transport is not transport:
+                    continue
+                if events & READ and reading and self._read_step(transport) < 0 \
+                        and self._sent == start:
+                    return False
+        finally:
+            self._writer = holder
 
     def waitForDisconnected(self, msecs: int = 30000) -> bool:
         """Send, read and wait until Unconnected; True once there.
 
-        True even when the disconnect was the peer closing (``PeerClosedError``).
-        At the deadline: ``errorOccurred(SocketTimeoutError)``, False, and the
-        socket is left as it was.
+        True even when the disconnect was the peer closing (``PeerClosedError``),
+        and at once when the connection ended in the background since this was
+        last asked (as a Qt thread without an event loop would find the end of
+        stream waiting). At the deadline: ``errorOccurred(SocketTimeoutError)``,
+        False, and the socket is left as it was. One greenlet at a time may wait
+        for the disconnect.
         """
         deadline = self._deadline(msecs, "QLocalSocket.waitForDisconnected()")
         if self._state is _U:
+            if self._gone_unseen:
+                self._gone_unseen = False
+                return True
             qt_warning("QLocalSocket::waitForDisconnected() is not allowed in UnconnectedState")
             return False
-        self._connected_by(deadline)
-        while True:
-            transport = self._transport
-            if self._state is _U or transport is None:
-                return self._state is _U
-            if self._wbuf.size:
-                self._write_step(transport)
-                if self._transport is not transport:
-                    continue
-            reading = self._state is _CONNECTED and not self._reading_paused
-            if reading:
-                self._read_step(transport)
-                if self._transport is not transport:
-                    continue
-            remaining = self._remaining(deadline)
-            if remaining is not None and remaining <= 0:
-                self._timed_out()
-                return False
-            transport.wait(reading, bool(self._wbuf.size), remaining)
-
+        me = getcurrent()
+        holder = self._closer
+        if holder is not None and holder is not me:
+            raise self._role_taken(holder, "waitForDisconnected()")
+        self._closer = me
+        try:
+            self._connected_by(deadline)
+            while True:
+                transport = self._transport
+                if self._state is _U or transport is None:
+                    if self._state is _U:
+                        self._gone_unseen = False
+                        return True
+                    return False
+                if self._wbuf.size:
+                    self._write_step(transport)
+                    self._sent_reported = self._sent
+                    if self._transport is not transport:
+                        continue
+                reading = self._state is _CONNECTED and not self._reading_paused
+                if reading:
+                    self._read_step(transport)
+                    if self._transport is not transport:
+                        continue
+                remaining = self._remaining(deadline)
+                if remaining is not None and remaining <= 0:
+                    self._timed_out()
+                    return False
+                transport.wait(reading, bool(self._wbuf.size), remaining)
+        finally:
+            self._closer = holder

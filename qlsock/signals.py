@@ -3,9 +3,15 @@
 A :class:`Signal` is declared on a class; reading it from an instance gives that
 instance's :class:`BoundSignal`. Slots are called in the emitting greenlet, in the
 order they were connected, with as many of the signal's arguments as they accept
-(PySide6 lets a slot take fewer arguments than the signal carries). A slot that
-raises is logged with its traceback to the ``qlsock`` logger; the other slots still
-run and the emitter carries on.
+(PySide6 lets a slot take fewer arguments than the signal carries).
+
+A slot that raises is reported the way gevent reports a failed greenlet (the hub's
+``handle_error`` prints the traceback; see :mod:`qlsock.hub.report`) and logged to the
+``qlsock`` logger; the other slots still run and the emitter carries on. That holds for
+any exception in a greenlet qlsock runs for the hub (a ``gevent.Timeout`` or a
+``kill()`` included: nobody else could catch it there). In the caller's own greenlet
+only an ``Exception`` is swallowed that way: a ``BaseException`` (the caller's own
+``gevent.Timeout``, ``GreenletExit``) propagates to the caller, as from any call.
 
 Where the emission comes from (qlsock's contract, see ``docs/semantics.md``):
 
@@ -19,12 +25,15 @@ Where the emission comes from (qlsock's contract, see ``docs/semantics.md``):
 from __future__ import annotations
 
 import inspect
+import sys
 from collections.abc import Callable
 from typing import Any, overload
 
+from greenlet import getcurrent
 from zope.interface import implementer
 
-from ._log import logger
+from .hub.dispatcher import DeliveryGreenlet
+from .hub.report import report_failure
 from .interfaces import ISignal
 
 __all__ = ["BoundSignal", "Signal", "emit_if_connected"]
@@ -116,11 +125,13 @@ class BoundSignal:
                     fn(*args)
                 else:
                     fn(*args[:arity])
-            except Exception:
-                logger.exception(
-                    "qlsock: slot %r connected to %s.%s raised; the other slots still run",
-                    fn, type(self._owner).__name__, self._name,
-                )
+            except BaseException as exc:
+                if not isinstance(exc, Exception) and \
+                        getcurrent().__class__ is not DeliveryGreenlet:
+                    raise
+                report_failure(
+                    f"slot {fn!r} connected to {type(self._owner).__name__}.{self._name} "
+                    "(the other slots still run)", *sys.exc_info())
 
     def receivers(self) -> int:
         """The number of connected slots."""

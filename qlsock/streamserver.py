@@ -18,13 +18,14 @@ adds, and where it differs from gevent's ``StreamServer``:
   left alone), and :meth:`LocalStreamServer.from_activation` takes one from systemd.
 * **The handler gets a connected** :class:`~qlsock.QLocalSocket` (``handle(sock)``), not
   ``(socket, address)``, created inside the handler's own greenlet.
-* **A graceful end.** When the handler returns (or raises: the exception is logged to
-  the ``qlsock`` logger with its traceback and the server name), the connection is
-  closed with ``disconnectFromServer()``: what the handler wrote still reaches the
-  peer, and the handler's greenlet (its pool slot) lasts until it has (a peer that
-  never reads holds it until ``idle_timeout`` or :meth:`~LocalStreamServer.stop` ends
-  the drain). gevent closes the socket when the handler returns, which the kernel
-  drains the same way.
+* **A graceful end.** When the handler returns, or ends by any exception (a
+  ``gevent.Timeout`` and a ``kill()`` included) other than the server's own
+  :meth:`~LocalStreamServer.stop` killing it, the connection is closed with
+  ``disconnectFromServer()``: what the handler wrote still reaches the peer, and
+  the handler's greenlet (its pool slot) lasts until it has (a peer that never reads
+  holds it until ``idle_timeout`` or :meth:`~LocalStreamServer.stop` ends the
+  drain). gevent closes the socket when the handler returns, which the kernel drains
+  the same way.
 * **A graceful** :meth:`~LocalStreamServer.stop`. gevent's kills the handlers after the
   timeout; this one disconnects them first, so queued writes drain, and kills only
   what is left after that.
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 import _socket
 import os
+import sys
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
@@ -53,6 +55,7 @@ from .credentials import admit
 from .credentials import allowed_uids as allowed_uids_of
 from .enums import LocalServerSocketOption, LocalSocketState, OpenModeFlag
 from .hub.listener import BENIGN_ACCEPT_ERRNOS
+from .hub.report import report_failure
 from .localsocket import QLocalSocket
 from .naming import coerce_name, names_from_address
 from .socketfile import Bound, bind
@@ -82,8 +85,8 @@ _UNCONNECTED = LocalSocketState.UnconnectedState
 class _Connection:
     """One accepted connection, from ``accept()`` to the end of its handler greenlet."""
 
-    __slots__ = ("done", "fd", "greenlet", "handle", "last_active", "settled", "sock",
-                 "started", "timer")
+    __slots__ = ("done", "fd", "greenlet", "handle", "killed", "last_active", "settled",
+                 "sock", "started", "timer")
 
     def __init__(self, fd: int, handle: Handler) -> None:
         # Owned here until the handler's socket adopts it, -1 afterwards; never
@@ -93,6 +96,8 @@ class _Connection:
         self.sock: QLocalSocket | None = None
         self.greenlet: greenlet | None = None
         self.started = False
+        #: stop() gave up on the handler and killed it: no graceful close then.
+        self.killed = False
         self.last_active = time.monotonic()
         self.timer: Any = None
         #: The socket reached UnconnectedState (or never will exist).
@@ -322,16 +327,21 @@ class LocalStreamServer(_BaseServer):
         try:
             try:
                 conn.handle(sock)
-            except Exception:
-                logger.exception(
-                    "LocalStreamServer %s: the handler %r raised; its connection is "
-                    "closed and the server keeps serving", self.address, conn.handle)
+            except BaseException:
+                if conn.killed:
+                    raise
+                # Reported as gevent reports a failed greenlet (and logged), then
+                # the graceful close, whatever ended the handler: a Timeout that
+                # escaped it must not cost the peer the reply already written.
+                report_failure(f"LocalStreamServer {self.address}: the handler "
+                               f"{conn.handle!r} (its connection is closed gracefully "
+                               "and the server keeps serving)", *sys.exc_info())
             if sock.state() is _CONNECTED:
                 sock.disconnectFromServer()
             if sock.state() is not _UNCONNECTED:
                 sock.waitForDisconnected(-1)
         finally:
-            # Only when killed (GreenletExit) or the drain failed to end cleanly.
+            # Only when stop() killed it or the drain failed to end cleanly.
             if sock.state() is not _UNCONNECTED:
                 sock.abort()
 
@@ -454,6 +464,7 @@ class LocalStreamServer(_BaseServer):
                 sock.abort()
             runner = conn.greenlet
             if runner is not None and not runner.dead:
+                conn.killed = True
                 gevent.kill(runner)
         gevent.wait([c.done for c in left], timeout=self.kill_timeout)
 

@@ -155,9 +155,26 @@ def test_engine_spawn_and_sleep() -> None:
     greenlet = engine.spawn(results.append, 7)
     assert results == []
     engine.sleep(0)
-    greenlet.join(5)
     assert results == [7]
+    assert greenlet.dead
     assert greenlet is not gevent.getcurrent()
+
+
+def test_engine_spawn_reports_a_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What escapes a spawned function, a BaseException included, goes to the hub's
+    handle_error (as a failed greenlet's does) and ends only that greenlet."""
+    engine = current_engine()
+    seen: list[type[BaseException]] = []
+    monkeypatch.setattr(gevent.get_hub(), "handle_error",
+                        lambda context, kind, value, tb: seen.append(kind))
+
+    def fail() -> None:
+        raise gevent.Timeout()
+
+    greenlet = engine.spawn(fail)
+    engine.sleep(0)
+    assert greenlet.dead
+    assert seen == [gevent.Timeout]
 
 
 def test_transport_close_is_reflected(

@@ -9,25 +9,52 @@ no greenlet is created per event.
 
 If a slot blocks (it waits for data, sleeps, writes to a full pipe), the worker is
 suspended in the middle of a delivery. The next item queued from the hub then starts
-a fresh worker, so one blocking slot never stalls the other sockets. A suspended
-worker that resumes finishes its own delivery and exits.
+a fresh worker, so one blocking slot never stalls the other sockets, nor the blocked
+slot's own socket or server: its next readiness is delivered by the fresh worker (the
+owner keeps its signals from nesting). A suspended worker that resumes finishes its
+own delivery and exits.
+
+Workers are :class:`DeliveryGreenlet` instances. Nobody but qlsock waits on them, so
+whatever a slot lets escape in one (a ``gevent.Timeout``, a ``kill()``) is reported and
+swallowed there instead of ending the worker (see :mod:`qlsock.signals`); should
+anything still end one, the dispatcher forgets it and the next item starts another.
 """
 
 from __future__ import annotations
 
+import sys
 from collections import deque
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from gevent import get_hub
 from greenlet import getcurrent, greenlet
 
-from .._log import logger
+from .report import report_failure
 
-__all__ = ["Dispatcher"]
+__all__ = ["DeliveryGreenlet", "Dispatcher", "spawn_delivery"]
+
+
+class DeliveryGreenlet(greenlet):
+    """A greenlet of qlsock's own that runs user code on the hub's behalf."""
 
 
 class Deliverable(Protocol):
     def deliver(self) -> None: ...
+
+
+def spawn_delivery(hub: Any, function: Callable[..., Any], *args: Any) -> DeliveryGreenlet:
+    """Run *function(*args)* in a new :class:`DeliveryGreenlet` on the next loop pass."""
+
+    def run() -> None:
+        try:
+            function(*args)
+        except BaseException:
+            report_failure(function, *sys.exc_info())
+
+    runner = DeliveryGreenlet(run, parent=hub)
+    hub.loop.run_callback(runner.switch)
+    return runner
 
 
 class Dispatcher:
@@ -57,27 +84,40 @@ class Dispatcher:
             self.run_callback(self.resume)
         elif worker is None or self.delivering:
             # No worker yet, or the current one is suspended inside a slot.
-            self.delivering = False
-            worker = self.worker = greenlet(self._run, parent=self._hub)
-            self.resume = worker.switch
-            self.run_callback(worker.switch)
+            self._new_worker()
+
+    def _new_worker(self) -> None:
+        self.delivering = False
+        self.parked = False
+        worker = self.worker = DeliveryGreenlet(self._run, parent=self._hub)
+        self.resume = worker.switch
+        self.run_callback(worker.switch)
 
     def _run(self) -> None:
         me = getcurrent()
         queue = self.queue
         hub = self._hub
-        while self.worker is me:
-            while queue and self.worker is me:
-                item = queue.popleft()
-                self.delivering = True
-                try:
-                    item.deliver()
-                except Exception:
-                    logger.exception("qlsock: internal error while delivering I/O readiness")
-                finally:
-                    if self.worker is me:
-                        self.delivering = False
-            if self.worker is not me:
-                return
-            self.parked = True
-            hub.switch()
+        try:
+            while self.worker is me:
+                while queue and self.worker is me:
+                    item = queue.popleft()
+                    self.delivering = True
+                    try:
+                        item.deliver()
+                    except BaseException:
+                        report_failure("qlsock: delivering I/O readiness", *sys.exc_info())
+                    finally:
+                        if self.worker is me:
+                            self.delivering = False
+                if self.worker is not me:
+                    return
+                self.parked = True
+                hub.switch()
+        finally:
+            # Thrown out of its park (killed, or collected with its hub): forget it,
+            # and let a fresh worker serve what is already queued.
+            if self.worker is me:
+                self.worker = None
+                self.parked = self.delivering = False
+                if queue and not getattr(hub, "dead", False) and hub.loop is not None:
+                    self._new_worker()

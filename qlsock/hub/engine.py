@@ -6,6 +6,7 @@ import _socket
 import os
 import threading
 from collections.abc import Callable
+from time import monotonic
 from typing import Any
 
 import gevent
@@ -13,13 +14,18 @@ from gevent._hub_local import get_hub_if_exists
 from gevent.hub import Hub
 from zope.interface import implementer
 
+from ..buffers import WriteBuffer
 from ..errors import WrongThreadError
-from ..interfaces import IEngine, IListeningEndpoint, ITimer
-from .dispatcher import Dispatcher
+from ..interfaces import IEngine, IListeningEndpoint, IStreamTransport, ITimer
+from .dispatcher import Dispatcher, spawn_delivery
 from .listener import ListeningEndpoint
 from .transport import StreamTransport, address_bytes
 
-__all__ = ["HubEngine"]
+__all__ = ["ORPHAN_DRAIN_SECONDS", "HubEngine"]
+
+#: How long the queued writes of a socket that nobody references any more may take
+#: to reach its peer before the connection is closed anyway.
+ORPHAN_DRAIN_SECONDS = 30.0
 
 _FLAGS = _socket.SOCK_STREAM | getattr(_socket, "SOCK_NONBLOCK", 0) | getattr(
     _socket, "SOCK_CLOEXEC", 0
@@ -134,10 +140,61 @@ class HubEngine:
     def call_later(self, seconds: float, callback: Callable[[], Any]) -> _Timer:
         return _Timer(self, seconds, callback)
 
-    def spawn(self, function: Callable[..., Any], *args: Any) -> gevent.Greenlet[..., Any]:
-        return gevent.spawn(function, *args)
+    def spawn(self, function: Callable[..., Any], *args: Any) -> Any:
+        """Run *function(*args)* in a greenlet of qlsock's own (see dispatcher.py):
+        a failure is reported, never left to end it silently."""
+        return spawn_delivery(self.hub, function, *args)
+
+    def in_thread(self) -> bool:
+        """True when called from this engine's OS thread."""
+        return get_hub_if_exists() is self.hub
+
+    def release(self, closer: Callable[..., Any], *args: Any) -> None:
+        """Run *closer(*args)* for an object being collected, from any thread.
+
+        A finalizer may run in another OS thread (the last reference dropped
+        there); the descriptors and watchers it closes belong to this hub.
+        """
+        if self.in_thread():
+            closer(*args)
+        else:
+            self.loop.run_callback_threadsafe(closer, *args)
+
+    def release_stream(self, transport: IStreamTransport, wbuf: WriteBuffer) -> None:
+        """Close the transport of a socket nobody references, after its queued writes.
+
+        Qt deletes such a socket and drops what it had not sent; here the bytes
+        still leave (a graceful close), for at most :data:`ORPHAN_DRAIN_SECONDS`.
+        """
+        transport.set_interest(False, False)
+        if not wbuf.size:
+            transport.close()
+            return
+        spawn_delivery(self.hub, _drain_then_close, transport, wbuf,
+                       monotonic() + ORPHAN_DRAIN_SECONDS)
 
     def sleep(self, seconds: float) -> None:
         gevent.sleep(seconds)
 
 
+
+
+def _drain_then_close(transport: IStreamTransport, wbuf: WriteBuffer, deadline: float) -> None:
+    try:
+        while wbuf.size and not transport.closed:
+            try:
+                sent = transport.send(wbuf.chunks if len(wbuf.chunks) <= wbuf.MAX_IOV
+                                      else wbuf.head())
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                return
+            if sent:
+                wbuf.consume(sent)
+                continue
+            remaining = deadline - monotonic()
+            if remaining <= 0:
+                return
+            transport.wait(False, True, remaining)
+    finally:
+        transport.close()

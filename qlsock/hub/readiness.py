@@ -1,17 +1,19 @@
 """Readiness plumbing shared by stream transports and listening endpoints.
 
 Each watched descriptor has libev io watchers (one for reading; one for writing,
-made on first use), a mask of readiness collected in the hub and not yet consumed
-(``_pending``), and at most one waiting greenlet. A hub callback either wakes the
-waiting greenlet or queues the descriptor on the hub's
-:class:`~qlsock.hub.dispatcher.Dispatcher`.
+made on first use), a mask of readiness collected in the hub for background
+delivery and not yet consumed (``_pending``), and the greenlets waiting on it. A hub
+callback wakes the waiting greenlets whose mask covers what fired, and queues the
+rest of the readiness for the hub's :class:`~qlsock.hub.dispatcher.Dispatcher`.
 
-The watcher is left running across a delivery that completes in the same hub
-iteration (the common case): stopping and restarting it for every event would
-cost two watcher calls per event for nothing. Only when readiness fires again
-while the owner is still busy with the previous one (a slot blocks) is the watcher
-stopped, so that a level-triggered descriptor never spins the loop; it is started
-again once the delivery is over.
+Several greenlets may wait at once (an owner decides who may: a socket allows one
+reader, one writer and one disconnect-waiter). Deliveries may overlap: while one
+greenlet is suspended in the owner's callback (a slot that blocks), readiness that
+fires again is delivered again from another greenlet, so that reading, writing and
+accepting go on as in a Qt slot that runs a nested event loop; the owner keeps its
+own signals from nesting. Readiness is always consumed by a delivery or a waiter
+(a read, a write, an accept) or dropped from the interest, so a level-triggered
+watcher never spins the loop.
 
 Starting a watcher is deferred to the moment the hub is about to poll (the
 engine's once-per-iteration reconcile): a ``write()`` followed by ``waitFor*`` or
@@ -22,6 +24,7 @@ is withdrawn again before any watcher was started. Stopping one is immediate.
 from __future__ import annotations
 
 import _socket
+import weakref
 from collections.abc import Callable
 from time import monotonic
 from typing import TYPE_CHECKING, Any
@@ -29,7 +32,6 @@ from typing import TYPE_CHECKING, Any
 from gevent.hub import Waiter
 from greenlet import getcurrent
 
-from ..errors import ConcurrentWaitError
 from ..interfaces import READ, WRITE
 
 if TYPE_CHECKING:
@@ -38,26 +40,37 @@ if TYPE_CHECKING:
 __all__ = ["Watched"]
 
 
+class _Wait:
+    """One greenlet waiting on a descriptor: what it waits for, until when."""
+
+    __slots__ = ("deadline", "events", "mask", "waiter")
+
+    def __init__(self, mask: int, deadline: float | None) -> None:
+        self.mask = mask
+        self.deadline = deadline
+        self.events = 0
+        self.waiter: Waiter[Any] = Waiter()
+
+
 class Watched:
     """A non-blocking descriptor whose readiness the hub reports."""
 
     __slots__ = (
         "__weakref__",
         "_active",
-        "_callback",
-        "_delivering",
         "_dispatcher",
         "_engine",
+        "_func",
         "_interest",
         "_owed",
+        "_owner",
         "_pending",
         "_queued",
         "_rw",
         "_sock",
-        "_timed",
         "_timer",
         "_timer_due",
-        "_waiter",
+        "_waits",
         "_ww",
         "closed",
     )
@@ -75,29 +88,35 @@ class Watched:
         self._ww: Any = None
         # What the watchers are started for now (0: both stopped).
         self._active = 0
-        self._callback: Callable[[int], Any] | None = None
+        # The owner, held weakly (the hub must not keep an unreferenced socket or
+        # server alive), and the function delivery calls on it.
+        self._owner: Any = None
+        self._func: Callable[[Any, int], Any] | None = None
         self._interest = 0
         self._pending = 0
-        self._waiter: Waiter[Any] | None = None
+        self._waits: list[_Wait] = []
         self._queued = False
-        self._delivering = False
         # True while queued for the engine's reconcile (see _set_interest).
         self._owed = False
-        # The timeout timer, kept between waits (see _wait); when it expires at
-        # the latest (time.monotonic()); True while a wait is timed by it.
+        # The timeout timer, shared by the timed waits and kept between them (see
+        # _wait), and when it expires at the latest (time.monotonic()).
         self._timer: Any = None
         self._timer_due = 0.0
-        self._timed = False
         self.closed = False
 
     def fileno(self) -> int:
         return -1 if self.closed else self._sock.fileno()
 
     def start(self, callback: Callable[[int], Any]) -> None:
-        self._callback = callback
+        owner = getattr(callback, "__self__", None)
+        if owner is None:
+            self._owner, self._func = None, lambda _owner, events: callback(events)
+        else:
+            self._owner = weakref.ref(owner)
+            self._func = callback.__func__  # type: ignore[attr-defined]
 
     def close(self) -> None:
-        """Stop watching, wake a waiting greenlet, close the descriptor."""
+        """Stop watching, wake the waiting greenlets, close the descriptor."""
         if self.closed:
             return
         self.closed = True
@@ -107,20 +126,24 @@ class Watched:
         self._active = 0
         if self._timer is not None:
             self._timer.close()
-        waiter = self._waiter
-        if waiter is not None:
-            self._engine.loop.run_callback(waiter.switch, None)
+        self.wake()
         self._sock.close()
+
+    def wake(self) -> None:
+        """Make every waiting greenlet look again (called from a greenlet)."""
+        run_callback = self._engine.loop.run_callback
+        for wait in self._waits:
+            run_callback(wait.waiter.switch, None)
 
     def _set_interest(self, read: bool, write: bool) -> None:
         mask = (READ if read else 0) | (WRITE if write else 0)
         self._interest = mask
         active = self._active
-        if mask == active or self._queued or self._delivering or self.closed:
+        if mask == active or self._queued or self.closed:
             return
         if mask & ~active:
             dispatcher = self._dispatcher
-            if mask & WRITE and dispatcher.delivering and self._waiter is None \
+            if mask & WRITE and dispatcher.delivering and not self._waits \
                     and getcurrent() is dispatcher.worker:
                 # Written from a slot the dispatcher runs (a reply to a new
                 # connection, a broadcast): flush it in this same pass, as if the
@@ -139,22 +162,24 @@ class Watched:
                 if not deferred:
                     self._engine.loop.run_callback(self._engine.reconcile)
                 deferred.append(self.reconcile)
-        elif self._waiter is None:
-            # A parked wait keeps what it watches (its exit restores the interest).
-            self._apply(mask)
+        else:
+            want = mask | self._waited() if self._waits else mask
+            if want != active:
+                self._apply(want)
+
+    def _waited(self) -> int:
+        mask = 0
+        for wait in self._waits:
+            mask |= wait.mask
+        return mask
 
     def reconcile(self) -> None:
         """Start the watchers the interest needs (called in the hub, before it polls)."""
         self._owed = False
         mask = self._interest
-        if mask == self._active or self._queued or self._delivering or self.closed:
-            return
-        if self._waiter is not None:
-            # A parked wait must not hide readiness another greenlet now needs (a
-            # write queued from elsewhere while a handler waits to read): watch for
-            # it too; the woken wait serves it, and its exit restores the interest.
-            if mask & ~self._active:
-                self._apply(self._active | mask)
+        if self._waits:
+            mask |= self._waited()
+        if mask == self._active or self._queued or self.closed:
             return
         self._apply(mask)
 
@@ -177,60 +202,76 @@ class Watched:
                 ww.stop()
 
     def _fire(self, events: int) -> None:
-        # Runs in the hub: bookkeeping only.
-        self._pending |= events
-        waiter = self._waiter
-        if waiter is not None:
-            waiter.switch(None)
-        elif self._queued or self._delivering:
-            # The owner has not finished with earlier readiness (a slot is
-            # blocked): stop watching until it has, or the loop would spin.
-            self._apply(0)
-        else:
-            self._queued = True
-            dispatcher = self._dispatcher
-            if dispatcher.parked:
-                # Dispatcher.schedule(), inlined for its common case: one call
-                # less per event.
-                dispatcher.queue.append(self)
-                dispatcher.parked = False
-                dispatcher.run_callback(dispatcher.resume)
+        # Runs in the hub: bookkeeping and switches only.
+        waits = self._waits
+        if waits:
+            rest = events
+            if len(waits) == 1:
+                wait = waits[0]
+                if wait.mask & events:
+                    rest &= ~wait.mask
+                    wait.events |= events
+                    wait.waiter.switch(None)
             else:
-                dispatcher.schedule(self)
+                # A woken greenlet may wait again before the next one is woken: the
+                # snapshot keeps a new wait from being woken by old readiness.
+                for wait in tuple(waits):
+                    if wait.mask & events:
+                        rest &= ~wait.mask
+                        wait.events |= events
+                        if wait in waits:
+                            wait.waiter.switch(None)
+            if not rest & self._interest or self.closed:
+                return
+            events = rest
+        self._pending |= events
+        if self._queued:
+            return
+        self._queued = True
+        dispatcher = self._dispatcher
+        if dispatcher.parked:
+            # Dispatcher.schedule(), inlined for its common case: one call
+            # less per event.
+            dispatcher.queue.append(self)
+            dispatcher.parked = False
+            dispatcher.run_callback(dispatcher.resume)
+        else:
+            dispatcher.schedule(self)
 
     def deliver(self) -> None:
         """Hand collected readiness to the owner (called by the dispatcher)."""
         self._queued = False
         events = self._pending
-        if events and not self.closed and self._callback is not None:
+        if events and not self.closed:
             self._pending = 0
-            self._delivering = True
-            try:
-                self._callback(events)
-            finally:
-                self._delivering = False
-        if self._interest != self._active and self._waiter is None and not self.closed:
-            self._apply(self._interest)
-
-    def _wait(self, read: bool, write: bool, timeout: float | None) -> int:
-        events = self._pending
-        if events:
-            self._pending = 0
-            return events
-        if self.closed:
-            return 0
-        if self._waiter is not None:
-            raise ConcurrentWaitError(
-                f"another greenlet is already waiting on this {self._what()}; "
-                "only one greenlet may wait on it at a time"
-            )
-        mask = (READ if read else 0) | (WRITE if write else 0)
-        waiter: Waiter[Any] = Waiter()
-        self._waiter = waiter
-        timer = None
-        try:
+            owner = self._owner
+            if owner is not None:
+                owner = owner()
+                if owner is None:
+                    return
+            self._func(owner, events)  # type: ignore[misc]
+        if not self.closed:
+            mask = self._interest
+            if self._waits:
+                mask |= self._waited()
             if mask != self._active:
                 self._apply(mask)
+
+    def _wait(self, read: bool, write: bool, timeout: float | None) -> int:
+        if self.closed:
+            return 0
+        mask = (READ if read else 0) | (WRITE if write else 0)
+        if timeout is None:
+            wait = _Wait(mask, None)
+        else:
+            timeout = max(timeout, 0.0)
+            wait = _Wait(mask, monotonic() + timeout)
+        waits = self._waits
+        waits.append(wait)
+        timer = None
+        try:
+            if mask & ~self._active:
+                self._apply(self._active | mask)
             if timeout is not None:
                 # One timer serves many waits: it is left running, unreferenced
                 # (it keeps no hub alive), after a wait ends, and a later wait
@@ -238,40 +279,39 @@ class Watched:
                 # early only wakes the waitFor* loop, which checks its deadline
                 # and waits again; a timer made, started and closed per wait
                 # cost more than that rare extra turn.
-                timeout = max(timeout, 0.0)
-                due = monotonic() + timeout
+                due = wait.deadline
                 timer = self._timer
-                if timer is None or self._timer_due > due or not timer.active:
+                if timer is None or self._timer_due > due or not timer.active:  # type: ignore[operator]
                     if timer is not None:
                         timer.close()
                     timer = self._timer = self._engine.loop.timer(timeout)
                     timer.start(self._expired)
-                    self._timer_due = due
+                    self._timer_due = due  # type: ignore[assignment]
                 else:
                     timer.ref = True
-                self._timed = True
-            waiter.get()
+            wait.waiter.get()
         finally:
-            self._waiter = None
-            if timer is not None:
-                self._timed = False
+            waits.remove(wait)
+            if timer is not None and not any(w.deadline is not None for w in waits):
                 timer.ref = False
             if not self.closed:
                 # Straight to the background interest: a watcher that is wanted
                 # both during and after the wait is never stopped and restarted.
-                want = 0 if self._queued or self._delivering else self._interest
-                if want != self._active:
+                want = self._interest
+                if waits:
+                    want |= self._waited()
+                if want != self._active and not self._queued:
                     self._apply(want)
-        events = self._pending
-        self._pending = 0
-        return events
+        return wait.events
 
     def _expired(self) -> None:
-        # Runs in the hub. The timer may outlive the wait it was started for:
-        # it ends only a wait that it times.
-        waiter = self._waiter
-        if waiter is not None and self._timed:
-            waiter.switch(None)
+        # Runs in the hub. The timer may outlive the waits it was started for: it
+        # wakes the timed waits still there, and each checks its own deadline.
+        # A wait woken before its own deadline waits again, with the timer re-armed.
+        waits = self._waits
+        for wait in tuple(waits):
+            if wait.deadline is not None and wait in waits:
+                wait.waiter.switch(None)
 
     def _what(self) -> str:
         return "descriptor"
