@@ -230,7 +230,8 @@ class ILocalServer(Interface):
 
     newConnection = Attribute("ISignal(): a connection was queued")
 
-    def listen(name: Any, *, reclaim_stale: bool = False) -> bool:
+    def listen(name: Any, *, reclaim_stale: bool = False,
+               reclaim_timeout: float | None = 5.0) -> bool:
         """Listen on *name* (or a listening descriptor); True on success, else see
         ``serverError()``. ``reclaim_stale`` removes a stale socket file first."""
 
@@ -325,7 +326,7 @@ class IStreamTransport(Interface):
     def recv(size: int) -> bytes:
         """Up to *size* bytes; ``b""`` at end of stream; BlockingIOError when none."""
 
-    def send(buffers: Sequence[bytes | memoryview]) -> int:
+    def send(buffers: Sequence[bytes | bytearray | memoryview]) -> int:
         """Send from the list of buffers without blocking; the count sent.
 
         Raises BlockingIOError when nothing could be sent, OSError on failure. Never

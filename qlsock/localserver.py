@@ -11,7 +11,6 @@ socket is queued, from a greenlet (never from the hub).
 from __future__ import annotations
 
 import _socket
-import errno
 import os
 import time
 from collections import deque
@@ -32,6 +31,7 @@ from .enums import (
 )
 from .errors import ConcurrentWaitError
 from .hub import current_engine
+from .hub.listener import AcceptBackoff
 from .interfaces import IListeningEndpoint, ILocalServer, ITimer
 from .iodevice import coerce_size
 from .localsocket import QLocalSocket, timeout_seconds
@@ -41,13 +41,10 @@ from .naming import (
     names_from_address,
 )
 from .signals import Signal, emit_if_connected
-from .socketfile import Bound, ListenError, bind
+from .socketfile import RECLAIM_TIMEOUT, Bound, ListenError, bind
 
 __all__ = ["QLocalServer"]
 
-#: accept(2) errors that mean the process or system is out of a resource: log, back
-#: off, keep listening (Qt closes the server instead).
-_CAPACITY_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 #: How many connections one hub wake-up accepts before letting others run.
 MAX_ACCEPT = 100
 
@@ -84,7 +81,7 @@ class QLocalServer:
         self._pending: deque[QLocalSocket] = deque()
         # The socket file this server created, removed (if still its own) on close.
         self._bound: Bound | None = None
-        self._backoff = 0.0
+        self._backoff = AcceptBackoff()
         self._retry: ITimer | None = None
         self._allowed_uids: frozenset[int] | None = None
         # The hub holds servers and sockets weakly. The connections this server
@@ -204,7 +201,8 @@ class QLocalServer:
 
     # -- listening ----------------------------------------------------------------------------
 
-    def listen(self, name: Any, *, reclaim_stale: bool = False) -> bool:
+    def listen(self, name: Any, *, reclaim_stale: bool = False,
+               reclaim_timeout: float | None = RECLAIM_TIMEOUT) -> bool:
         """Listen on *name* (a server name, or an already listening descriptor).
 
         A relative name lives in ``$TMPDIR`` (else ``/tmp``); an absolute one is
@@ -218,7 +216,9 @@ class QLocalServer:
         options rename over whatever is there). ``reclaim_stale=True`` (not in Qt)
         removes a *stale* socket file left by a server that died, and listens: it
         probes first and never touches a live server's file or a non-socket (see
-        :mod:`qlsock.socketfile`).
+        :mod:`qlsock.socketfile`). While another process reclaims the same name this
+        waits for it, cooperatively, at most *reclaim_timeout* seconds (then
+        ``AddressInUseError``).
         """
         if isinstance(name, int) and not isinstance(name, bool):
             return self._listen_descriptor(name)
@@ -228,7 +228,8 @@ class QLocalServer:
             qt_warning("QLocalServer::listen() called when already listening")
             return False
         try:
-            bound = bind(name, self._options, self._backlog, reclaim_stale=reclaim_stale)
+            bound = bind(name, self._options, self._backlog, reclaim_stale=reclaim_stale,
+                         reclaim_timeout=reclaim_timeout)
         except ListenError as exc:
             self._listen_failed(exc.error, f"QLocalServer::listen: {exc}")
             return False
@@ -268,7 +269,7 @@ class QLocalServer:
         self._error = SocketError.UnknownSocketError
         self._error_string = ""
         self._endpoint = endpoint
-        self._backoff = 0.0
+        self._backoff.succeeded()
         endpoint.start(self._on_acceptable)
         self._update_accepting()
 
@@ -314,21 +315,13 @@ class QLocalServer:
         try:
             fd = endpoint.accept()
         except OSError as exc:
-            self._back_off(exc)
+            delay = self._backoff.failed(exc, f"QLocalServer {self._full_server_name}")
+            if self._retry is None:
+                self._retry = self._engine.call_later(delay, self._resume_accepting)
+                self._update_accepting()
             return None
-        self._backoff = 0.0
+        self._backoff.succeeded()
         return fd
-
-    def _back_off(self, exc: OSError) -> None:
-        self._backoff = min(max(self._backoff * 2, 0.01), 1.0)
-        kind = "is out of a resource" if exc.errno in _CAPACITY_ERRNOS else "failed"
-        logger.warning(
-            "QLocalServer %s: accept() %s: %s; the server keeps listening and retries in %.2f s",
-            self._full_server_name, kind, exc.strerror, self._backoff,
-        )
-        if self._retry is None:
-            self._retry = self._engine.call_later(self._backoff, self._resume_accepting)
-            self._update_accepting()
 
     def _resume_accepting(self) -> None:
         self._retry = None
@@ -423,8 +416,8 @@ class QLocalServer:
             if remaining is not None and remaining <= 0:
                 return (bool(self._pending), True)
             if self._retry is not None:
-                self._engine.sleep(self._backoff if remaining is None
-                                   else min(self._backoff, remaining))
+                delay = self._backoff.delay
+                self._engine.sleep(delay if remaining is None else min(delay, remaining))
             else:
                 endpoint.wait(remaining)
             if self._endpoint is not endpoint:

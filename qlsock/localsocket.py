@@ -701,10 +701,14 @@ class QLocalSocket(QIODevice):
         engine = self._engine
         engine.check_thread()
         if data:
-            # WriteBuffer.append(), inlined: one call less per write.
+            # WriteBuffer.append(), inlined for an empty buffer (the usual case):
+            # one call less per write.
             wbuf = self._wbuf
-            wbuf.chunks.append(data)
-            wbuf.size += len(data)
+            if wbuf.chunks:
+                wbuf.append(data)
+            else:
+                wbuf.chunks.append(data)
+                wbuf.size += len(data)
             if not self._interest & WRITE and not self._write_owed:
                 if engine.dispatcher.delivering:
                     # Possibly in a slot the dispatcher runs: the transport

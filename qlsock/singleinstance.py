@@ -20,8 +20,9 @@ Election (the order matters; removing a file and then listening admits two prima
 A primary that goes away while a secondary is forwarding (its connection closes with
 no answer) sends that secondary back to the election, so it may become the primary.
 
-Every primary takes the reclaim lock of :mod:`qlsock.socketfile`, whose lock file
-``<path>.lock`` stays beside the socket (removing a lock file is itself racy).
+Every primary takes the reclaim lock of :mod:`qlsock.socketfile` (a lock file in the
+user's private lock directory, see :mod:`qlsock.locks`), waiting for it cooperatively and
+at most until the timeout.
 
 The wire protocol, one message per connection: the secondary sends a frame, a
 4-byte big-endian length followed by that many bytes of a JSON array of strings
@@ -83,10 +84,15 @@ def encode_message(args: Sequence[str]) -> bytes:
 
 
 def decode_message(payload: bytes) -> list[str]:
-    """The argument list in a frame's *payload*; ValueError if it is not one."""
+    """The argument list in a frame's *payload*; ValueError if it is not one.
+
+    Bounded: the payload is at most :data:`MAX_MESSAGE_BYTES` (the frame header is
+    checked before anything is read), and nesting deep enough to exhaust the
+    parser's recursion is refused like any other malformed message.
+    """
     try:
         args = json.loads(payload.decode("ascii"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ValueError(f"the message is not ASCII JSON ({exc})") from None
     if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
         raise ValueError("the message is not a JSON array of strings")
@@ -162,6 +168,7 @@ class SingleInstance:
         self._server: QLocalServer | None = None
         self._handlers = Group()
         self._started = False
+        self._deadline = 0.0
 
     def __repr__(self) -> str:
         role = "primary" if self.is_primary else "not primary"
@@ -212,7 +219,7 @@ class SingleInstance:
         if self._started:
             raise RuntimeError("SingleInstance.start() may be called only once per object")
         self._started = True
-        deadline = time.monotonic() + self._timeout
+        deadline = self._deadline = time.monotonic() + self._timeout
         rounds = 0
         while True:
             if rounds > 1:
@@ -276,7 +283,8 @@ class SingleInstance:
         """Try to become the primary: True if listening; False if another one won."""
         server = QLocalServer()
         server.setSocketOptions(self._options)
-        if server.listen(self._name, reclaim_stale=True):
+        remaining = max(self._deadline - time.monotonic(), 0.0)
+        if server.listen(self._name, reclaim_stale=True, reclaim_timeout=remaining):
             self._server = server
             server.newConnection.connect(self._on_new_connection)
             return True
@@ -312,6 +320,12 @@ class SingleInstance:
         except (_Dropped, ValueError) as exc:
             logger.warning("SingleInstance %s: dropped a connection: %s",
                            self.full_server_name, exc)
+            return
+        except Exception as exc:
+            # Whatever a peer sends ends here, not in the hub: one warning, and that
+            # peer is dropped while the primary keeps serving.
+            logger.warning("SingleInstance %s: dropped a connection: %s: %s",
+                           self.full_server_name, type(exc).__name__, exc)
             return
         finally:
             # Also when close() kills this greenlet mid-wait.

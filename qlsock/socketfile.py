@@ -13,10 +13,11 @@ is bound at its path any more (``/proc/net/unix``): a server between its
 ``bind()`` and ``listen()`` also refuses connects, but is still in that table.
 
 Reclaiming a stale file (:func:`remove_stale`, ``bind(..., reclaim_stale=True)``)
-probes, unlinks and binds while holding an exclusive ``flock`` on ``<path>.lock``,
-so of several processes reclaiming at once exactly one wins and none unlinks a
-file another has just bound. The lock file is left in place (removing a lock file
-is itself racy); it is created only when a file was found in the way.
+probes, unlinks and binds while holding the name's lock (:mod:`qlsock.locks`: a lock
+file in a private per-user directory, never beside the socket), so of several
+processes reclaiming at once exactly one wins and none unlinks a file another has
+just bound. The lock is taken only when a file was found in the way, without ever
+blocking the hub, and for at most the caller's timeout.
 
 Abstract-namespace names (Linux) have no file: the kernel frees the name with the
 last descriptor, so they are never stale and need none of this.
@@ -26,19 +27,17 @@ from __future__ import annotations
 
 import enum
 import errno
-import fcntl
 import os
 import socket
 import stat
 import sys
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from ._log import logger
 from .enums import LocalServerSocketOption, SocketError
 from .errors import listen_error
+from .locks import LockTimeout, UnsafeLockDirectory, name_lock
 from .naming import (
     ABSTRACT_SUPPORTED,
     MAX_NAME_BYTES,
@@ -62,6 +61,8 @@ _FLAGS = socket.SOCK_STREAM | getattr(socket, "SOCK_NONBLOCK", 0) | getattr(
 )
 #: Where a path that would be too long for ``sun_path`` can be reached short (Linux).
 _PROC_FD = "/proc/self/fd"
+#: How long a reclaim waits for another process reclaiming the same name, by default.
+RECLAIM_TIMEOUT = 5.0
 
 
 class ServerStatus(enum.Enum):
@@ -110,8 +111,11 @@ class Bound:
 
     ``sock`` is non-blocking and close-on-exec. :meth:`release` removes the socket
     file, but only if it is still the file this bind created (same device and
-    inode) and only in the process that created it: a successor's file, or the
-    parent's file seen from a forked child, is never removed.
+    inode), and only in the process that created it or, once that process has
+    exited, in a forked process that inherited the server (a daemon whose launcher
+    exited, as Qt allows). A successor's file is never removed, nor a live parent's
+    file seen from a forked child. "Exited" is checked by the pid *and* its start
+    time, so a reused pid does not pass for the binder.
     """
 
     sock: socket.socket
@@ -120,13 +124,32 @@ class Bound:
     abstract: bool
     _identity: tuple[int, int] | None = field(default=None, repr=False)
     _pid: int = field(default_factory=os.getpid, repr=False)
+    _started: str | None = field(default_factory=lambda: _start_time(os.getpid()),
+                                 repr=False)
 
     def release(self) -> None:
         """Remove the socket file if it is still ours (see the class docstring)."""
         identity, self._identity = self._identity, None
-        if identity is None or os.getpid() != self._pid:
+        if identity is None:
+            return
+        if os.getpid() != self._pid and _start_time(self._pid) in (self._started, "?"):
             return
         _unlink_if_same(self.full_server_name, identity)
+
+
+def _start_time(pid: int) -> str | None:
+    """When process *pid* started (``/proc/<pid>/stat``, field 22); None if there is no
+    such process, "?" when that cannot be told (then it counts as alive)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            text = f.read()
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return "?"
+    # The command name (field 2) is in parentheses and may hold spaces or ')'.
+    fields = text[text.rfind(b")") + 2:].split()
+    return fields[19].decode() if len(fields) > 19 else "?"
 
 
 def probe(name: str, *, abstract: bool = False) -> Probe:
@@ -157,14 +180,16 @@ def probe(name: str, *, abstract: bool = False) -> Probe:
     return _probe_connect(full, address, missing=ServerStatus.STALE)
 
 
-def remove_stale(name: str, *, force: bool = False, abstract: bool = False) -> Probe:
+def remove_stale(name: str, *, force: bool = False, abstract: bool = False,
+                 timeout: float | None = RECLAIM_TIMEOUT) -> Probe:
     """Remove server *name*'s socket file if, and only if, it is stale.
 
     With ``force=True`` a live (or inaccessible) server's file is removed too,
     which leaves that server running but unreachable, as Qt's
     ``QLocalServer::removeServer()`` always does. Something that is not a socket is
     never removed. Returns the probe taken (under the reclaim lock) before
-    removing: ``status`` says what was there.
+    removing: ``status`` says what was there. *timeout* bounds the wait for another
+    process reclaiming the same name (:class:`~qlsock.locks.LockTimeout`).
     """
     name = coerce_name(name, "remove_stale()")
     if abstract and ABSTRACT_SUPPORTED:
@@ -172,7 +197,7 @@ def remove_stale(name: str, *, force: bool = False, abstract: bool = False) -> P
     found = probe(name)
     if found.status in (ServerStatus.ABSENT, ServerStatus.NOT_A_SOCKET):
         return found
-    with _reclaim_lock(found.full_server_name):
+    with name_lock(found.full_server_name, timeout):
         found = probe(name)
         removable = {ServerStatus.STALE}
         if force:
@@ -191,6 +216,7 @@ def bind(
     backlog: int = 50,
     *,
     reclaim_stale: bool = False,
+    reclaim_timeout: float | None = RECLAIM_TIMEOUT,
 ) -> Bound:
     """Bind and listen on server *name* with Qt's naming and access options.
 
@@ -200,7 +226,8 @@ def bind(
     server is live there or the file is stale, and how to recover), no permission
     (``SocketAccessError``)... With ``reclaim_stale=True`` a *stale* socket file is
     removed and the bind retried; a live server's file, or anything that is not a
-    socket, is never touched.
+    socket, is never touched. *reclaim_timeout* bounds the wait for another process
+    reclaiming the same name (then ``AddressInUseError``).
     """
     name = coerce_name(name, "listen()")
     if not name:
@@ -224,8 +251,13 @@ def bind(
         except OSError as exc:
             if not reclaim_stale or exc.errno != errno.EADDRINUSE:
                 raise
-            with _reclaim_lock(full):
+            with name_lock(full, reclaim_timeout):
                 sock, identity = _bind_reclaiming(full, mode, backlog)
+    except LockTimeout as exc:
+        raise ListenError(SocketError.AddressInUseError, f"Address in use ({exc})") from None
+    except UnsafeLockDirectory as exc:
+        raise ListenError(SocketError.SocketAccessError,
+                          f"Socket access error (cannot lock the name: {exc})") from None
     except OSError as exc:
         raise _listen_failure(exc, full, abstract=False) from None
     return Bound(sock, name, full, abstract=False, _identity=identity)
@@ -385,22 +417,6 @@ def _why(err: int, exc: OSError, full: str, abstract: bool) -> str:
     if err == errno.EROFS:
         return f"{full} is on a read-only file system"
     return f"{exc.strerror} for {full}"
-
-
-@contextmanager
-def _reclaim_lock(full: str) -> Iterator[None]:
-    """Hold an exclusive lock that serialises reclaiming *full* across processes.
-
-    The critical sections it guards never block (a lstat, a non-blocking connect,
-    an unlink, a bind), so a blocking ``flock`` holds the hub for microseconds at
-    worst.
-    """
-    fd = os.open(full + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
 
 
 def _access_mode(options: LocalServerSocketOption) -> int:

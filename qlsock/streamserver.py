@@ -54,7 +54,7 @@ from .activation import ActivationError, check_listening, listen_fd
 from .credentials import admit
 from .credentials import allowed_uids as allowed_uids_of
 from .enums import LocalServerSocketOption, LocalSocketState, OpenModeFlag
-from .hub.listener import BENIGN_ACCEPT_ERRNOS
+from .hub.listener import BENIGN_ACCEPT_ERRNOS, AcceptBackoff
 from .hub.report import report_failure
 from .localsocket import QLocalSocket
 from .naming import coerce_name, names_from_address
@@ -196,6 +196,7 @@ class LocalStreamServer(_BaseServer):
         self._full_server_name = ""
         self._connections: set[_Connection] = set()
         self._stopping: Event | None = None
+        self._backoff = AcceptBackoff()
         super().__init__(cast(Any, listener), cast(Any, handle), cast(Any, spawn))
 
     @classmethod
@@ -270,10 +271,21 @@ class LocalStreamServer(_BaseServer):
         except OSError as exc:
             if exc.errno in BENIGN_ACCEPT_ERRNOS:
                 return None
-            raise
+            # QLocalServer's policy (one warning per back-off, no traceback, never
+            # closes), in place of BaseServer's traceback per retry.
+            delay = self._backoff.failed(exc, f"LocalStreamServer {self.address}")
+            self.stop_accepting()
+            self._timer = timer = self.loop.timer(delay)
+            timer.start(self._resume_accepting)
+            return None
+        self._backoff.succeeded()
         conn = _Connection(fd, self.handle)
         self._connections.add(conn)
         return (conn,)
+
+    def _resume_accepting(self) -> None:
+        if self.started:
+            self.start_accepting()
 
     def do_close(self, *args: Any) -> None:
         conn: _Connection = args[0]

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from zope.interface import implementer
 
+from .._log import logger
 from ..interfaces import IListeningEndpoint
 from .readiness import Watched
 from .transport import address_bytes
@@ -15,7 +16,8 @@ from .transport import address_bytes
 if TYPE_CHECKING:
     from .engine import HubEngine
 
-__all__ = ["BENIGN_ACCEPT_ERRNOS", "ListeningEndpoint"]
+__all__ = ["BENIGN_ACCEPT_ERRNOS", "CAPACITY_ACCEPT_ERRNOS", "AcceptBackoff",
+           "ListeningEndpoint"]
 
 #: accept(2) errors that mean "no connection for you right now", not a failure.
 #: Qt's listener is blocking and closes itself on any accept error; a
@@ -23,6 +25,40 @@ __all__ = ["BENIGN_ACCEPT_ERRNOS", "ListeningEndpoint"]
 BENIGN_ACCEPT_ERRNOS = frozenset(
     {errno.EAGAIN, errno.EWOULDBLOCK, errno.ECONNABORTED, errno.EINTR, errno.EPROTO}
 )
+#: accept(2) errors that mean the process or system is out of a resource.
+CAPACITY_ACCEPT_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+
+
+class AcceptBackoff:
+    """The accept-error policy both servers (QLocalServer, LocalStreamServer) share.
+
+    Benign errors (:data:`BENIGN_ACCEPT_ERRNOS`) never get here. Any other error,
+    out of descriptors or memory above all, pauses accepting for a delay that
+    doubles from 10 ms to 1 s while the failures go on and is reset by the next
+    accepted connection; each failure is one WARNING record on the ``qlsock``
+    logger, with no traceback. The server never closes itself.
+    """
+
+    __slots__ = ("delay",)
+
+    MIN_DELAY = 0.01
+    MAX_DELAY = 1.0
+
+    def __init__(self) -> None:
+        self.delay = 0.0
+
+    def failed(self, exc: OSError, server: str) -> float:
+        """Log *exc* for *server* and return how long to pause accepting."""
+        self.delay = min(max(self.delay * 2, self.MIN_DELAY), self.MAX_DELAY)
+        kind = "is out of a resource" if exc.errno in CAPACITY_ACCEPT_ERRNOS else "failed"
+        logger.warning(
+            "%s: accept() %s: %s; the server keeps listening and retries in %.2f s",
+            server, kind, exc.strerror or exc, self.delay,
+        )
+        return self.delay
+
+    def succeeded(self) -> None:
+        self.delay = 0.0
 
 
 @implementer(IListeningEndpoint)

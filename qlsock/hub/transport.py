@@ -65,7 +65,7 @@ class StreamTransport(Watched):
         set_interest = Watched._set_interest
         wait = Watched._wait
 
-    def send(self, buffers: Sequence[bytes | memoryview]) -> int:
+    def send(self, buffers: Sequence[bytes | bytearray | memoryview]) -> int:
         if len(buffers) == 1:
             return self._sock.send(buffers[0], _NOSIGNAL)
         return self._sock.sendmsg(buffers, (), _NOSIGNAL)
