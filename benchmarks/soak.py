@@ -7,7 +7,11 @@ One qlsock echo server process and ``--clients`` client processes of mixed behav
 * ``abort``   clients that end conversations mid-stream (``abort()``, ``close()``,
               ``disconnectFromServer()``) with data in flight both ways;
 * ``crash``   streamers that this driver SIGKILLs mid-stream every 1-5 s and restarts;
-* ``cycle``   short connect / exchange / disconnect cycles in both styles.
+* ``cycle``   short connect / exchange / disconnect cycles in both styles;
+* ``hostile`` garbage senders, silent connections, bursts of connections that exhaust
+              the server's descriptors, and malformed frames for a SingleInstance
+              primary the server also runs, each followed by an honest message that
+              must be acknowledged.
 
 Every few seconds it prints the server's descriptor count, RSS and greenlets, the
 connections served, the bytes checked and the throughput. It fails (exit 1) if:
@@ -44,9 +48,9 @@ from pathlib import Path
 from typing import IO, Any
 
 ROOT = Path(__file__).resolve().parents[1]
-KINDS = ("stream", "abort", "crash", "cycle")
+KINDS = ("stream", "abort", "crash", "cycle", "hostile")
 #: Conversations at once in one client process of each kind.
-CONNS = {"stream": 3, "abort": 4, "crash": 3, "cycle": 2}
+CONNS = {"stream": 3, "abort": 4, "crash": 3, "cycle": 2, "hostile": 2}
 #: A crash client lives this long (seconds, uniform) before it is SIGKILLed.
 CRASH_LIFE = (1.0, 5.0)
 #: Seconds the server may go without a STAT line, and clients may take to stop.
@@ -61,9 +65,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                                             "fails on descriptor or memory growth or on "
                                             "lost bytes.")
     p.add_argument("--minutes", type=float, default=10.0, help="how long (default 10)")
-    p.add_argument("--clients", type=int, default=8,
-                   help="client processes, shared out over the kinds stream, abort, crash "
-                        "and cycle in turn (default 8, at least 4)")
+    p.add_argument("--clients", type=int, default=10,
+                   help="client processes, shared out over the kinds stream, abort, crash, "
+                        "cycle and hostile in turn (default 10, at least 5)")
     p.add_argument("--report-every", type=float, default=5.0, metavar="SECONDS",
                    help="seconds between progress lines (default 5)")
     p.add_argument("--warmup", type=float, default=None, metavar="SECONDS",
@@ -409,6 +413,14 @@ class Soak:
               f"conversations, {totals['verified'] / 1e6:,.1f} MB echoed and checked "
               f"({totals['verified'] / 1e6 / max(elapsed, 1e-9):.1f} MB/s), "
               f"{totals['aborted']:,} ended mid-stream, {self.kills} SIGKILLed")
+        if self.server is not None:
+            log = self.server.stderr_tail(limit=1 << 30)
+            print(f"  hostile: {server.get('garbage', 0) / 1e6:,.1f} MB of garbage read and "
+                  f"dropped; {server.get('si_messages', 0):,} honest SingleInstance "
+                  "messages acknowledged between malformed frames; "
+                  f"{log.count('accept() is out of a resource')} accept back-offs "
+                  "while bursts exhausted the server's descriptors "
+                  f"(peak {max((s['fds'] for _, s in self.samples), default=0)})")
         if self.samples:
             fds = [s["fds"] - s["open"] for _, s in self.samples]
             print(f"  server descriptors beyond open connections: {min(fds)}..{max(fds)}")

@@ -22,6 +22,15 @@
                 echoed until then is checked.
     ``cycle``   short conversations (64 B .. 4 KiB, checked), alternately blocking and
                 signal style: connect, exchange, disconnect.
+    ``hostile`` a neighbour that means harm, one of at random: garbage (a header
+                that marks it, then random bytes in random sizes, never reading
+                the echo, ended by abort or close); a silent connection held 1-8 s;
+                a burst of 600-1,500 connections held together for up to 2 s, which
+                exhausts the server's descriptors (its limit is 1,024); junk for the
+                server's SingleInstance primary (random bytes, a header announcing
+                too much, 100,000 nested ``[``, a frame trickled byte by byte, a
+                frame cut short); and, after each, an honest SingleInstance message
+                that must be acknowledged.
 
     Prints ``STAT <json>`` every second (cumulative counts); a failed check prints
     ``FAIL <reason>`` and exits 1. SIGTERM: conversations finish (stream and cycle) or
@@ -55,8 +64,13 @@ from gevent.event import Event
 from greenlet import greenlet
 
 from qlsock import LocalSocketError, LocalSocketState, QLocalServer, QLocalSocket
+from qlsock.singleinstance import ACK, SingleInstance, SingleInstanceError
 
 HEADER = struct.Struct("!Q")
+#: The header of a hostile client's garbage: what follows is not a pattern stream.
+GARBAGE = HEADER.pack(2**64 - 1)
+#: The server's descriptor limit, low enough for a hostile burst to exhaust it.
+SERVER_NOFILE = 1024
 _BLOCK = random.Random(0x50A4).randbytes(65521)  # a prime length
 _DOUBLE = _BLOCK + _BLOCK
 _L = len(_BLOCK)
@@ -153,11 +167,11 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
-def raise_nofile() -> None:
+def raise_nofile(soft: int | None = None) -> None:
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard == resource.RLIM_INFINITY:
         hard = 1 << 16
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(soft or hard, hard), hard))
 
 
 def rss_kib() -> int:
@@ -179,8 +193,21 @@ class SoakServer:
             fail(f"listen: {self.server.errorString()}")
         self.live: set[QLocalSocket] = set()
         self.blocking_live = 0
-        self.stats = {"served": 0, "closed": 0, "checked": 0, "echoed": 0}
+        self.reserve = os.open(os.devnull, os.O_RDONLY)
+        self.stats = {"served": 0, "closed": 0, "checked": 0, "echoed": 0, "garbage": 0,
+                      "si_messages": 0}
         self.server.newConnection.connect(guarded(self.on_new_connection))
+        # A SingleInstance primary beside the echo server: the hostile clients'
+        # target for malformed frames, with honest messages in between.
+        self.single = SingleInstance(path + ".si", timeout=5.0)
+        if not self.single.start([]):
+            fail("the soak server could not become the SingleInstance primary")
+        self.single.messageReceived.connect(guarded(self.on_message))
+
+    def on_message(self, args: list[str]) -> None:
+        if args[:1] != ["honest"]:
+            fail(f"SingleInstance delivered a message no honest client sent: {args[:3]!r}")
+        self.stats["si_messages"] += 1
 
     def on_new_connection(self) -> None:
         while (conn := self.server.nextPendingConnection()) is not None:
@@ -192,11 +219,19 @@ class SoakServer:
                 self.blocking_live += 1
                 gevent.spawn(guarded(self.serve_blocking), conn)
 
-    def consume(self, conn: QLocalSocket, check: StreamCheck, data: bytes) -> None:
+    def consume(self, conn: QLocalSocket, check: StreamCheck, data: bytes) -> bool:
+        """Check *data*; False for a hostile client's garbage (drop it, echo nothing)."""
+        if check.seed is None and not check.head and data[:1] == GARBAGE[:1]:
+            # A pattern stream's seed has 63 bits: its first byte is never 0xff.
+            check.seed = -1
+        if check.seed == -1:
+            self.stats["garbage"] += len(data)
+            return False
         n = check.feed(data)
         if n < 0:
             fail(f"wrong bytes on connection {check.seed}")
         self.stats["checked"] += n
+        return True
 
     def ended(self, conn: QLocalSocket) -> None:
         if conn.state() != _UNCONNECTED:
@@ -210,8 +245,7 @@ class SoakServer:
 
         def on_ready_read() -> None:
             data = conn.readAll()
-            self.consume(conn, check, data)
-            if conn.state() == _CONNECTED:
+            if self.consume(conn, check, data) and conn.state() == _CONNECTED:
                 conn.write(data)
                 self.stats["echoed"] += len(data)
 
@@ -224,27 +258,39 @@ class SoakServer:
             if not conn.waitForReadyRead(60000) and conn.state() == _CONNECTED:
                 continue  # idle for a minute: a server waits on
             data = conn.readAll()
-            self.consume(conn, check, data)
-            if conn.state() == _CONNECTED:
+            if self.consume(conn, check, data) and conn.state() == _CONNECTED:
                 conn.write(data)
                 self.stats["echoed"] += len(data)
         self.blocking_live -= 1
         self.ended(conn)
 
     def sample(self) -> dict[str, Any]:
+        # A hostile burst may leave the process with no descriptor to spare, and
+        # reading /proc takes one: a reserved one is lent for the reading (nothing
+        # else runs in between, so no accept can take it).
+        os.close(self.reserve)
+        try:
+            return self._sample()
+        finally:
+            self.reserve = os.open(os.devnull, os.O_RDONLY)
+
+    def _sample(self) -> dict[str, Any]:
         # Counted at one instant (no greenlet switch in between): descriptors and
         # open connections agree.
         objects = gc.get_objects()
         greenlets = sum(1 for o in objects if issubclass(type(o), greenlet))
         del objects
+        # A SingleInstance message being received holds a connection and a greenlet.
+        receiving = len(self.single._handlers)
         return {**self.stats, "t": round(time.monotonic(), 3),
-                "fds": len(os.listdir("/proc/self/fd")), "open": len(self.live),
-                "blocking_open": self.blocking_live, "greenlets": greenlets,
+                "fds": len(os.listdir("/proc/self/fd")),
+                "open": len(self.live) + receiving,
+                "blocking_open": self.blocking_live + receiving, "greenlets": greenlets,
                 "rss_kib": rss_kib()}
 
 
 def server_main(args: argparse.Namespace) -> None:
-    raise_nofile()
+    raise_nofile(SERVER_NOFILE)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     server = SoakServer(args.path)
@@ -255,6 +301,7 @@ def server_main(args: argparse.Namespace) -> None:
         stat_line(server.sample())
     stat_line(server.sample())
     server.server.close()
+    server.single.close()
     print("DONE", flush=True)
     os._exit(0)
 
@@ -367,6 +414,98 @@ class Client:
         sock.abort()
         self.stats["conversations"] += 1
 
+    # hostile: garbage, silence, descriptor bursts, malformed SingleInstance frames
+
+    def hostile_once(self) -> None:
+        what = self.rng.choice(("garbage", "garbage", "silent", "burst", "frames", "frames"))
+        getattr(self, f"hostile_{what}")()
+        self.honest_message()
+        self.stats["conversations"] += 1
+
+    def hostile_garbage(self) -> None:
+        sock = self.connect()
+        sock.write(GARBAGE)
+        for _ in range(self.rng.randint(1, 40)):
+            sock.write(self.rng.randbytes(self.rng.randint(1, 64 * 1024)))
+            sock.flush()
+            if self.rng.random() < 0.3:
+                gevent.sleep(self.rng.uniform(0, 0.02))
+            if sock.state() != _CONNECTED:
+                fail("garbage: the server dropped a connection it should just read")
+        self.stats["sent"] += sock.bytesToWrite()
+        self.stats["aborted"] += 1
+        if self.rng.random() < 0.5:
+            sock.abort()
+        else:
+            sock.close()
+
+    def hostile_silent(self) -> None:
+        sock = self.connect()
+        if self.stop.wait(self.rng.uniform(1.0, 8.0)):
+            sock.abort()
+            return
+        if sock.state() != _CONNECTED:
+            fail("silent: the server closed a connection that only stayed silent")
+        sock.abort()
+
+    def hostile_burst(self) -> None:
+        socks = []
+        for _ in range(self.rng.randint(600, 1500)):
+            sock = QLocalSocket()
+            sock.connectToServer(self.path)
+            if sock.state() == LocalSocketState.UnconnectedState:
+                break  # the backlog is full and the retry gave up: enough pressure
+            socks.append(sock)
+        self.stop.wait(self.rng.uniform(0.2, 2.0))
+        for sock in socks:
+            sock.abort()
+        self.stats["conns"] += len(socks)
+
+    def hostile_frames(self) -> None:
+        path = self.path + ".si"
+        kind = self.rng.choice(("random", "huge", "nested", "trickle", "cut", "nonascii"))
+        sock = QLocalSocket()
+        sock.connectToServer(path)
+        if not sock.waitForConnected(WAIT_MS):
+            fail(f"frames: cannot connect to the primary: {sock.errorString()}")
+        if kind == "random":
+            sock.write(self.rng.randbytes(self.rng.randint(1, 4096)))
+        elif kind == "huge":
+            sock.write((1 << 31).to_bytes(4, "big") + b"[")
+        elif kind == "nested":
+            body = b"[" * 100_000
+            sock.write(len(body).to_bytes(4, "big") + body)
+        elif kind == "nonascii":
+            body = self.rng.randbytes(self.rng.randint(1, 512))
+            sock.write(len(body).to_bytes(4, "big") + body)
+        else:
+            body = b'["honest","' + b"x" * self.rng.randint(1, 200) + b'"]'
+            frame = len(body).to_bytes(4, "big") + body
+            if kind == "cut":
+                frame = frame[:self.rng.randint(1, len(frame) - 1)]
+            for i in range(len(frame)):
+                sock.write(frame[i:i + 1])
+                sock.flush()
+                gevent.sleep(0.001)
+        sock.flush()
+        sock.waitForReadyRead(200)  # an answer, or the primary dropping it, or nothing
+        answer = sock.readAll()
+        if answer and kind != "trickle":
+            fail(f"frames: the primary acknowledged a {kind} frame: {answer!r}")
+        if kind == "trickle" and answer != ACK and sock.waitForReadyRead(6000):
+            answer = sock.readAll()
+        sock.abort()
+        if kind == "trickle" and answer != ACK:
+            fail(f"frames: a valid frame trickled byte by byte got {answer!r}, not ACK")
+
+    def honest_message(self) -> None:
+        secondary = SingleInstance(self.path + ".si", timeout=WAIT_MS / 1000)
+        try:
+            if secondary.start(["honest", str(self.seed())]):
+                fail("an honest secondary became the primary: the primary was gone")
+        except SingleInstanceError as exc:
+            fail(f"an honest secondary was not served: {exc}")
+
     # cycle: short conversations, both styles
 
     def cycle_once(self) -> None:
@@ -427,7 +566,8 @@ class Client:
 
     def run(self, kind: str, conns: int) -> None:
         once = {"stream": self.stream_once, "crash": self.stream_once,
-                "abort": self.abort_once, "cycle": self.cycle_once}[kind]
+                "abort": self.abort_once, "cycle": self.cycle_once,
+                "hostile": self.hostile_once}[kind]
 
         def loop() -> None:
             while not self.stop.is_set():
@@ -458,7 +598,7 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--path", required=True)
     s.add_argument("--every", type=float, default=1.0, help="seconds between STAT lines")
     c = sub.add_parser("client")
-    c.add_argument("kind", choices=("stream", "crash", "abort", "cycle"))
+    c.add_argument("kind", choices=("stream", "crash", "abort", "cycle", "hostile"))
     c.add_argument("--path", required=True)
     c.add_argument("--conns", type=int, default=3, help="conversations at once")
     c.add_argument("--seed", type=int, default=None)
