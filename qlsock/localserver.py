@@ -222,7 +222,8 @@ class QLocalServer:
         """
         if isinstance(name, int) and not isinstance(name, bool):
             return self._listen_descriptor(name)
-        name = coerce_name(name, "QLocalServer.listen()")
+        # PySide6 takes None for an empty QString: a name error, not a TypeError.
+        name = "" if name is None else coerce_name(name, "QLocalServer.listen()")
         self._engine.check_thread()
         if self.isListening():
             qt_warning("QLocalServer::listen() called when already listening")
@@ -465,7 +466,10 @@ class QLocalServer:
            one: the running server keeps listening but can no longer be reached.
            Use it only when you know the server is gone.
         """
-        name = coerce_name(name, "QLocalServer.removeServer()")
+        # None is PySide6's empty QString; an empty name names no file.
+        name = "" if name is None else coerce_name(name, "QLocalServer.removeServer()")
+        if not name:
+            return False
         full = full_server_name(name)
         if not os.path.exists(full):
             return True

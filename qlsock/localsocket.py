@@ -45,7 +45,7 @@ from .naming import (
     names_from_address,
     resolve,
 )
-from .signals import MethodSignal, Signal
+from .signals import Signal, SignalAlias
 
 __all__ = ["QLocalSocket"]
 
@@ -103,11 +103,6 @@ class _Attempt:
         self.deadline = 0.0
 
 
-def _error_getter(sock: QLocalSocket) -> LocalSocketError:
-    """The last error (``QLocalSocket::error()``)."""
-    return sock._error
-
-
 @implementer(ILocalSocket)
 class QLocalSocket(QIODevice):
     """A local socket with Qt's ``QLocalSocket`` API, cooperative under gevent.
@@ -144,13 +139,14 @@ class QLocalSocket(QIODevice):
     connected = Signal()
     disconnected = Signal()
     errorOccurred = Signal(LocalSocketError)
-    error = MethodSignal("errorOccurred", _error_getter)
     stateChanged = Signal(LocalSocketState)
 
     _qt_class = "QLocalSocket"
 
     def __init__(self, parent: object = None) -> None:
         super().__init__(parent)
+        # Qt 5's error: the getter and another name for errorOccurred (SignalAlias).
+        self.__dict__["error"] = SignalAlias(self, "errorOccurred", QLocalSocket.error)
         self._engine = current_engine()
         # Bound once: every read and wait checks the thread.
         self._check_thread = self._engine.check_thread  # type: ignore[method-assign]
@@ -255,6 +251,14 @@ class QLocalSocket(QIODevice):
             qt_warning("QLocalSocket::setSocketOptions() called while not in unconnected state")
             return
         self._options = LocalSocketOption(bits)
+
+    def error(self) -> LocalSocketError:
+        """The last error (``QLocalSocket::error()``).
+
+        Also Qt 5's ``error`` signal: ``sock.error.connect(slot)`` connects to
+        :attr:`errorOccurred`, and the two names share their slots.
+        """
+        return self._error
 
     def socketDescriptor(self) -> int:
         transport = self._transport
@@ -669,6 +673,11 @@ class QLocalSocket(QIODevice):
 
     def _stream_failed(self, transport: IStreamTransport, err: int) -> None:
         code = stream_error(err)
+        if code is LocalSocketError.PeerClosedError:
+            # EPIPE, ECONNRESET: the peer is gone, reported as Qt reports it
+            # (through ClosingState, "Remote closed").
+            self._peer_closed(transport)
+            return
         self._set_error(code, "QLocalSocket", err)
         self._emit("errorOccurred", code)
         if self._transport is transport:
@@ -791,6 +800,8 @@ class QLocalSocket(QIODevice):
         self._gone_unseen = False
         self._inner_open = False
         self._server_name = self._full_server_name = ""
+        # Qt drops unread data before the first signal: no slot sees it.
+        self._rbuf.clear()
         if previous is not _U:
             self._set_state(_U)
             self._emit("readChannelFinished")

@@ -168,6 +168,26 @@ class Signal:
         obj.__dict__[self.name] = bound
         return bound
 
+    # The declaration's own methods exist for ``unittest.mock.create_autospec``: a mock
+    # of a class then has signals with ``connect``, ``disconnect`` and ``emit`` (and,
+    # as PySide6's, callable). On the declaration itself they only say what to do.
+
+    def _unbound(self) -> TypeError:
+        return TypeError(f"{self.name} is a signal declaration: connect, disconnect and "
+                         f"emit an object's signal (instance.{self.name}), not the class's")
+
+    def connect(self, slot: Callable[..., Any], type: object = None) -> bool:  # noqa: A002
+        raise self._unbound()
+
+    def disconnect(self, slot: Callable[..., Any] | None = None) -> bool:
+        raise self._unbound()
+
+    def emit(self, *args: Any) -> None:
+        raise self._unbound()
+
+    def __call__(self, *args: Any) -> None:
+        raise self._unbound()
+
 
 def emit_if_connected(owner: object, name: str, *args: Any) -> None:
     """Emit *owner*'s signal *name* with *args*, if anything is connected to it.
@@ -182,47 +202,49 @@ def emit_if_connected(owner: object, name: str, *args: Any) -> None:
         bound.emit(*args)
 
 
-class BoundMethodSignal(BoundSignal):
-    """A bound signal that is also the getter of the same name (``sock.error()``).
-
-    Its slots are those of the signal it aliases, so one emission reaches slots
-    connected under either name.
-    """
-
-    __slots__ = ("_getter",)
-
-    def __init__(self, owner: object, name: str, slots: list[_Slot],
-                 getter: Callable[[], Any]) -> None:
-        super().__init__(owner, name, slots)
-        self._getter = getter
-
-    def __call__(self) -> Any:
-        return self._getter()
-
-
-class MethodSignal:
-    """Declares a name that is both a getter method and an alias of another signal.
+@implementer(ISignal)
+class SignalAlias:
+    """A name that is both a getter and another object's signal, under Qt 5's rules.
 
     Qt 5's ``QLocalSocket::error`` was both the ``error()`` getter and the ``error``
     signal (renamed ``errorOccurred`` in 5.15); PySide2/PyQt5 code uses both forms.
+    The class keeps the getter as a plain method (so that ``QLocalSocket.error(sock)``
+    and an autospec'd mock's ``error()`` behave as PySide6's); each instance holds an
+    alias under the same name: calling it is the getter, and ``connect``,
+    ``disconnect``, ``emit`` and ``receivers`` act on the aliased signal, whose slots
+    it shares.
     """
 
-    def __init__(self, alias_of: str, getter: Callable[[Any], Any]) -> None:
-        self._alias_of = alias_of
+    __slots__ = ("_getter", "_owner", "_target")
+
+    def __init__(self, owner: object, target: str, getter: Callable[[Any], Any]) -> None:
+        self._owner = owner
+        self._target = target
         self._getter = getter
-        self.name = ""
-        self.__doc__ = getter.__doc__
 
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
+    def __call__(self) -> Any:
+        return self._getter(self._owner)
 
-    def __call__(self, obj: Any) -> Any:
-        return self._getter(obj)
+    def _signal(self) -> BoundSignal:
+        signal: BoundSignal = getattr(self._owner, self._target)
+        return signal
 
-    def __get__(self, obj: object | None, objtype: type | None = None) -> Any:
-        if obj is None:
-            return self
-        target = getattr(obj, self._alias_of)
-        bound = BoundMethodSignal(obj, self.name, target._slots, lambda: self._getter(obj))
-        obj.__dict__[self.name] = bound
-        return bound
+    def connect(self, slot: Callable[..., Any] | BoundSignal,
+                type: object = None) -> bool:  # noqa: A002
+        """Connect *slot* to the aliased signal."""
+        return self._signal().connect(slot, type)
+
+    def disconnect(self, slot: Callable[..., Any] | BoundSignal | None = None) -> bool:
+        """Disconnect *slot* (or every slot) from the aliased signal."""
+        return self._signal().disconnect(slot)
+
+    def emit(self, *args: Any) -> None:
+        """Emit the aliased signal."""
+        self._signal().emit(*args)
+
+    def receivers(self) -> int:
+        """The aliased signal's number of slots."""
+        return self._signal().receivers()
+
+    def __repr__(self) -> str:
+        return f"<signal alias of {type(self._owner).__name__}.{self._target}>"

@@ -245,6 +245,9 @@ def bind(
             raise _listen_failure(exc, full, abstract=True) from None
         return Bound(sock, name, full, abstract=True)
     mode = _access_mode(LocalServerSocketOption(int(options)))
+    # With access options Qt renames over whatever is at the path; a stale socket is
+    # replaced here too (under the lock, after a probe), but never anything else.
+    reclaim_stale = reclaim_stale or bool(mode)
     try:
         try:
             sock, identity = _bind_path(full, mode, backlog)

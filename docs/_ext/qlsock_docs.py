@@ -50,7 +50,7 @@ from zope.interface import implementedBy
 from zope.interface.interface import Attribute, InterfaceClass, Method
 
 from qlsock import cli
-from qlsock.signals import MethodSignal, Signal
+from qlsock.signals import Signal
 
 #: The kinds of object whose docstrings may have Google-style sections.
 _GOOGLE_STYLE = frozenset({"module", "class", "exception", "function", "method"})
@@ -189,13 +189,9 @@ def _sentence(text: str) -> str:
     return text[0].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")
 
 
-def _signal_lines(member: str, signal: Signal | MethodSignal, owner: type | None,
+def _signal_lines(member: str, signal: Signal, owner: type | None,
                   own: list[str]) -> list[str]:
     """How a signal reads: its Qt signature, then what it means."""
-    if isinstance(signal, MethodSignal):
-        return [*own, "",
-                f"Also a signal: ``{member}.connect(slot)`` works, as Qt 5's name of the "
-                f":attr:`{signal._alias_of}` signal; the two names share their slots."]
     text = _contract_doc(owner, member) if owner is not None else ""
     if text.startswith(_SIGNAL_PREFIX) and "): " in text:
         args, _, text = text[len(_SIGNAL_PREFIX):].partition("): ")
@@ -209,7 +205,7 @@ def process_docstring(app: Sphinx, what: str, name: str, obj: Any, options: Any,
                       lines: list[str]) -> None:
     found = _owner_and_member(name)
     owner, member = found if found is not None else (None, "")
-    if isinstance(obj, (Signal, MethodSignal)):
+    if isinstance(obj, Signal):
         # Without a docstring of its own, autodoc shows the Signal class's.
         generic = _dedent(type(obj).__doc__ or "").splitlines()
         own = [] if lines[:len(generic)] == generic else list(lines)
