@@ -187,6 +187,9 @@ class QLocalSocket(QIODevice):
         # The connection ended in the background, and no waitForDisconnected has
         # been told yet.
         self._gone_unseen = False
+        # The transport whose end (end of stream, a failed send) is being reported:
+        # nothing reads from it any more, and its end is reported once.
+        self._ending: IStreamTransport | None = None
         self._attempt: _Attempt | None = None
         # The last name debug records used: Qt clears the names before the final
         # stateChanged, and a record without a name helps nobody.
@@ -394,11 +397,16 @@ class QLocalSocket(QIODevice):
         self._attempt = None
         self._attach(transport)
         self._full_server_name = attempt.full
-        self._set_state(_CONNECTED)
+        try:
+            self._set_state(_CONNECTED)
+        finally:
+            # Also when a slot let the caller's Timeout or kill through: the socket
+            # must not be left connected and closed.
+            if self._transport is transport:
+                QIODevice.open(self, attempt.mode)
+                self._update_interest()
         if self._transport is not transport:
             return True
-        QIODevice.open(self, attempt.mode)
-        self._update_interest()
         self._emit("connected")
         return True
 
@@ -411,13 +419,14 @@ class QLocalSocket(QIODevice):
     def _connect_failed(self, code: LocalSocketError, err: int = 0, detail: str = "") -> None:
         self._attempt = None
         self._set_error(code, "QLocalSocket::connectToServer", err, detail)
-        self._emit("errorOccurred", code)
-        if self._state is not _CONNECTING:
-            return
-        self._inner_open = False
-        self._server_name = self._full_server_name = ""
-        QIODevice.close(self)
-        self._set_state(_U)
+        try:
+            self._emit("errorOccurred", code)
+        finally:
+            if self._state is _CONNECTING:
+                self._inner_open = False
+                self._server_name = self._full_server_name = ""
+                QIODevice.close(self)
+                self._set_state(_U)
 
     def waitForConnected(self, msecs: int = 30000) -> bool:
         """True once connected; while a full backlog delays the connect, retry.
@@ -455,6 +464,7 @@ class QLocalSocket(QIODevice):
         self._reported = self._arrived
         self._sent_reported = self._sent
         self._gone_unseen = False
+        self._ending = None
         transport.start(self._on_events)
         # The hub holds sockets weakly; a socket whose parent is a server lives, as
         # in Qt's object tree, as long as that server does (see QLocalServer).
@@ -476,7 +486,8 @@ class QLocalSocket(QIODevice):
         transport = self._transport
         if transport is None:
             return
-        read = self._state is _CONNECTED and not self._reading_paused
+        read = self._state is _CONNECTED and not self._reading_paused \
+            and self._ending is not transport
         write = self._wbuf.size > 0
         interest = (READ if read else 0) | (WRITE if write else 0)
         if interest != self._interest:
@@ -543,25 +554,28 @@ class QLocalSocket(QIODevice):
                 break
             if size == _RECV_SIZE:
                 self._read_ahead = True
-        if total:
-            self._arrived += total
-            if not self._in_ready_read and (
-                    self.readyRead._slots or self.channelReadyRead._slots):
-                self._announce_read(transport)
-            reader = self._reader
-            if reader is not None and reader is not getcurrent():
-                # Another greenlet waits in waitForReadyRead; these bytes will
-                # not make the kernel report readiness again.
-                transport.wake()
-        if self._transport is not transport:
-            # A slot (or a wait nested in one) ended the connection: the new
-            # bytes still arrived and were announced.
-            return total if total else -1
-        if eof:
-            self._peer_closed(transport)
-            return total if total else -1
-        if err:
-            self._stream_failed(transport, err)
+        try:
+            if total:
+                self._arrived += total
+                reader = self._reader
+                if reader is not None and reader is not getcurrent():
+                    # Another greenlet waits in waitForReadyRead; these bytes will
+                    # not make the kernel report readiness again.
+                    transport.wake()
+                if not self._in_ready_read and (
+                        self.readyRead._slots or self.channelReadyRead._slots):
+                    self._announce_read(transport)
+        finally:
+            # The end of stream was taken from the kernel: it is reported even if a
+            # readyRead slot let the caller's Timeout or kill through.
+            if (eof or err) and self._transport is transport:
+                if eof:
+                    self._peer_closed(transport, drain=True)
+                else:
+                    self._stream_failed(transport, err)
+        if eof or err or self._transport is not transport:
+            # The connection ended (here, or in a slot): the new bytes still
+            # arrived and were announced.
             return total if total else -1
         return total
 
@@ -574,8 +588,9 @@ class QLocalSocket(QIODevice):
                 self._reported = self._arrived
                 self.readyRead.emit()
                 self.channelReadyRead.emit(0)
-                if self._arrived == self._reported or not self._rbuf.size \
-                        or self._transport is not transport:
+                # Also after the connection ended or was replaced meanwhile: the
+                # bytes are in the buffer, and only this emission announces them.
+                if self._arrived == self._reported or not self._rbuf.size:
                     break
         finally:
             self._in_ready_read = False
@@ -605,33 +620,36 @@ class QLocalSocket(QIODevice):
                 self._update_interest()
             return 0
         self._sent += total
-        # Written: announce it (inlined here, the only place bytes are sent).
-        if not self._in_bytes_written and (
-                self.bytesWritten._slots or self.channelBytesWritten._slots):
-            # Never nested; bytes sent while a slot blocked (and not reported by
-            # a waitForBytesWritten) are announced once it returns.
-            self._in_bytes_written = True
-            try:
-                count = total
-                while count > 0:
-                    self._sent_reported = self._sent
-                    self.bytesWritten.emit(count)
-                    self.channelBytesWritten.emit(0, count)
-                    if self._transport is not transport:
-                        break
-                    count = self._sent - self._sent_reported
-            finally:
-                self._in_bytes_written = False
-            if self._transport is not transport:
-                return total
-        writer = self._writer
-        if writer is not None and writer is not getcurrent():
-            transport.wake()
-        if self._state is _CLOSING and not wbuf.size:
-            self._finish_disconnect(transport)
-        elif bool(self._interest & WRITE) is not (wbuf.size > 0):
-            self._update_interest()
+        try:
+            # Written: announce it (inlined here, the only place bytes are sent).
+            if not self._in_bytes_written and (
+                    self.bytesWritten._slots or self.channelBytesWritten._slots):
+                self._announce_written(transport, total)
+        finally:
+            # Even if a bytesWritten slot let the caller's Timeout or kill through: a
+            # drained Closing socket must still close.
+            if self._transport is transport:
+                writer = self._writer
+                if writer is not None and writer is not getcurrent():
+                    transport.wake()
+                if self._state is _CLOSING and not wbuf.size:
+                    self._finish_disconnect(transport)
+                elif bool(self._interest & WRITE) is not (wbuf.size > 0):
+                    self._update_interest()
         return total
+
+    def _announce_written(self, transport: IStreamTransport, count: int) -> None:
+        """Emit bytesWritten, never nested; bytes sent while a slot blocked (and not
+        reported by a waitForBytesWritten) are announced once it returns."""
+        self._in_bytes_written = True
+        try:
+            while count > 0:
+                self._sent_reported = self._sent
+                self.bytesWritten.emit(count)
+                self.channelBytesWritten.emit(0, count)
+                count = self._sent - self._sent_reported
+        finally:
+            self._in_bytes_written = False
 
     def _on_events(self, events: int) -> None:
         transport = self._transport
@@ -661,15 +679,33 @@ class QLocalSocket(QIODevice):
         if self._transport is transport:
             self._update_interest()
 
-    def _peer_closed(self, transport: IStreamTransport) -> None:
+    def _peer_closed(self, transport: IStreamTransport, drain: bool = False) -> None:
+        """The peer is gone: report it as Qt does (PeerClosedError, "Remote closed",
+        Closing, then the end). With *drain* (an end of stream: the peer may only
+        have shut down its side, and still read) bytes still queued are sent before
+        the connection ends, rather than dropped as Qt drops them."""
+        if self._ending is transport:
+            # Reported already; now a send failed too: nothing more can leave.
+            if not drain:
+                self._finish_disconnect(transport)
+            return
+        self._ending = transport
         self._set_error(LocalSocketError.PeerClosedError, "QLocalSocket")
-        self._emit("errorOccurred", LocalSocketError.PeerClosedError)
-        if self._transport is not transport:
-            return
-        self._set_state(_CLOSING)
-        if self._transport is not transport:
-            return
-        self._finish_disconnect(transport)
+        # Stop reading first: the end of stream stays readable, and would be
+        # delivered again and again while a slot below blocks.
+        self._update_interest()
+        try:
+            self._emit("errorOccurred", LocalSocketError.PeerClosedError)
+        finally:
+            if self._transport is transport:
+                try:
+                    self._set_state(_CLOSING)
+                finally:
+                    if self._transport is transport:
+                        if drain and self._wbuf.size:
+                            self._update_interest()
+                        else:
+                            self._finish_disconnect(transport)
 
     def _stream_failed(self, transport: IStreamTransport, err: int) -> None:
         code = stream_error(err)
@@ -678,9 +714,15 @@ class QLocalSocket(QIODevice):
             # (through ClosingState, "Remote closed").
             self._peer_closed(transport)
             return
+        if self._ending is transport:
+            self._finish_disconnect(transport)
+            return
+        self._ending = transport
         self._set_error(code, "QLocalSocket", err)
-        self._emit("errorOccurred", code)
-        if self._transport is transport:
+        self._update_interest()
+        try:
+            self._emit("errorOccurred", code)
+        finally:
             self._finish_disconnect(transport)
 
     def _finish_disconnect(self, transport: IStreamTransport) -> None:
@@ -690,9 +732,13 @@ class QLocalSocket(QIODevice):
         self._drop_transport()
         self._gone_unseen = True
         self._server_name = self._full_server_name = ""
-        self._set_state(_U)
-        self._emit("readChannelFinished")
-        self._emit("disconnected")
+        try:
+            self._set_state(_U)
+        finally:
+            try:
+                self._emit("readChannelFinished")
+            finally:
+                self._emit("disconnected")
 
     def _timed_out(self) -> None:
         self._set_error(LocalSocketError.SocketTimeoutError, "QLocalSocket")
@@ -764,15 +810,16 @@ class QLocalSocket(QIODevice):
         transport = self._transport
         if self._state is not _CONNECTED or transport is None:
             return
-        self._set_state(_CLOSING)
-        if self._transport is not transport:
-            return
-        if self._wbuf.size:
-            self._update_interest()
-        else:
-            self._finish_disconnect(transport)
-            # Ended by this call, not while someone was busy elsewhere.
-            self._gone_unseen = False
+        try:
+            self._set_state(_CLOSING)
+        finally:
+            if self._transport is transport:
+                if self._wbuf.size:
+                    self._update_interest()
+                else:
+                    self._finish_disconnect(transport)
+                    # Ended by this call, not while someone was busy elsewhere.
+                    self._gone_unseen = False
 
     def close(self) -> None:
         """``aboutToClose``, close the device, then disconnect as

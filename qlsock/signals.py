@@ -9,8 +9,9 @@ A slot that raises is reported the way gevent reports a failed greenlet (the hub
 ``handle_error`` prints the traceback; see :mod:`qlsock.hub.report`) and logged to the
 ``qlsock`` logger; the other slots still run and the emitter carries on. That holds for
 any exception in a greenlet qlsock runs for the hub (a ``gevent.Timeout`` or a
-``kill()`` included: nobody else could catch it there). In the caller's own greenlet
-only an ``Exception`` is swallowed that way: a ``BaseException`` (the caller's own
+``kill()`` included: nobody else could catch it there). Where user code called the
+emission (in the caller's own greenlet, or in a slot that waits inside a slot) only
+an ``Exception`` is swallowed that way: a ``BaseException`` (the caller's own
 ``gevent.Timeout``, ``GreenletExit``) propagates to the caller, as from any call.
 
 Where the emission comes from (qlsock's contract, see ``docs/semantics.md``):
@@ -25,7 +26,9 @@ Where the emission comes from (qlsock's contract, see ``docs/semantics.md``):
 from __future__ import annotations
 
 import inspect
+import os
 import sys
+import weakref
 from collections.abc import Callable
 from typing import Any, overload
 
@@ -42,6 +45,23 @@ _Slot = tuple[Callable[..., Any], "int | None"]
 
 
 _CO_VARARGS = inspect.CO_VARARGS
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _user_code_above(frame: Any) -> bool:
+    """Whether code outside qlsock called, directly or not, the emission at *frame*.
+
+    In a greenlet qlsock runs for the hub, a BaseException escaping a slot is caught
+    only where qlsock itself emitted: if a slot's code is further up (it called
+    ``waitForReadyRead`` inside a ``with gevent.Timeout(...)``, and a nested slot
+    is where the timer fired), the exception may be that code's, and goes to it.
+    Looked at only when such an exception escapes, so emissions cost nothing more.
+    """
+    while frame is not None:
+        if not frame.f_code.co_filename.startswith(_PACKAGE):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _arity(slot: Callable[..., Any]) -> int | None:
@@ -76,7 +96,10 @@ class BoundSignal:
     __slots__ = ("__weakref__", "_name", "_owner", "_slots")
 
     def __init__(self, owner: object, name: str, slots: list[_Slot] | None = None) -> None:
-        self._owner = owner
+        # Weakly: the owner holds its signals, and a cycle would keep an object
+        # nobody references alive until the cyclic collector runs (a socket must
+        # close, and a server release its name, as soon as the last reference goes).
+        self._owner = weakref.ref(owner)
         self._name = name
         self._slots: list[_Slot] = [] if slots is None else slots
 
@@ -126,19 +149,21 @@ class BoundSignal:
                 else:
                     fn(*args[:arity])
             except BaseException as exc:
-                if not isinstance(exc, Exception) and \
-                        getcurrent().__class__ is not DeliveryGreenlet:
+                if not isinstance(exc, Exception) and (
+                        getcurrent().__class__ is not DeliveryGreenlet
+                        or _user_code_above(sys._getframe(1))):
                     raise
                 report_failure(
-                    f"slot {fn!r} connected to {type(self._owner).__name__}.{self._name} "
-                    "(the other slots still run)", *sys.exc_info())
+                    f"slot {fn!r} connected to {type(self._owner()).__name__}."
+                    f"{self._name} (the other slots still run)", *sys.exc_info())
 
     def receivers(self) -> int:
         """The number of connected slots."""
         return len(self._slots)
 
     def __repr__(self) -> str:
-        return f"<signal {type(self._owner).__name__}.{self._name} of {self._owner!r}>"
+        owner = self._owner()
+        return f"<signal {type(owner).__name__}.{self._name} of {owner!r}>"
 
 
 
@@ -218,15 +243,15 @@ class SignalAlias:
     __slots__ = ("_getter", "_owner", "_target")
 
     def __init__(self, owner: object, target: str, getter: Callable[[Any], Any]) -> None:
-        self._owner = owner
+        self._owner = weakref.ref(owner)  # as BoundSignal's
         self._target = target
         self._getter = getter
 
     def __call__(self) -> Any:
-        return self._getter(self._owner)
+        return self._getter(self._owner())
 
     def _signal(self) -> BoundSignal:
-        signal: BoundSignal = getattr(self._owner, self._target)
+        signal: BoundSignal = getattr(self._owner(), self._target)
         return signal
 
     def connect(self, slot: Callable[..., Any] | BoundSignal,
@@ -247,4 +272,4 @@ class SignalAlias:
         return self._signal().receivers()
 
     def __repr__(self) -> str:
-        return f"<signal alias of {type(self._owner).__name__}.{self._target}>"
+        return f"<signal alias of {type(self._owner()).__name__}.{self._target}>"

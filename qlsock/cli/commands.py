@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import os
 import signal
 import socket
@@ -85,6 +86,10 @@ def _shutdown_write(sock: QLocalSocket) -> None:
         dup.shutdown(socket.SHUT_WR)
 
 
+#: How long a served connection's queued bytes may take to leave once it ends.
+_DRAIN_MS = 30000
+
+
 # -- commands ----------------------------------------------------------------------------------
 
 
@@ -103,14 +108,14 @@ def _cmd_listen(args: argparse.Namespace) -> int:
     broken: list[OSError] = []
     accepted = 0
 
+    def echo(conn: QLocalSocket) -> None:
+        conn.write(conn.readAll())
+
     def serve(conn: QLocalSocket) -> None:
         try:
             while True:
-                data = conn.readAll()
+                data = b"" if args.echo else conn.readAll()
                 if data:
-                    if args.echo:
-                        conn.write(data)
-                        continue
                     try:
                         out.write(data)
                     except OSError as exc:
@@ -118,9 +123,14 @@ def _cmd_listen(args: argparse.Namespace) -> int:
                         stop.set()
                         return
                 elif conn.state() != LocalSocketState.ConnectedState:
-                    return
+                    break
                 else:
                     conn.waitForReadyRead(-1)
+            # The client may have only shut down its side (connect does, at the end
+            # of its input) and still read the echo: let what is queued leave.
+            conn.disconnectFromServer()
+            if conn.state() != LocalSocketState.UnconnectedState:
+                conn.waitForDisconnected(_DRAIN_MS)
         finally:
             conn.abort()
 
@@ -131,6 +141,12 @@ def _cmd_listen(args: argparse.Namespace) -> int:
             if conn is None:
                 return
             accepted += 1
+            if args.echo:
+                # Echoed from readyRead, connected before anything is delivered:
+                # bytes that arrive together with the client's end of stream (it
+                # half-closes at the end of its input) are queued before that end
+                # is processed, so they still leave.
+                conn.readyRead.connect(functools.partial(echo, conn))
             clients.spawn(serve, conn)
             if args.max_clients and accepted >= args.max_clients:
                 # Later clients are refused: closing aborts any still queued.

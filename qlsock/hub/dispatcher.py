@@ -11,8 +11,11 @@ If a slot blocks (it waits for data, sleeps, writes to a full pipe), the worker 
 suspended in the middle of a delivery. The next item queued from the hub then starts
 a fresh worker, so one blocking slot never stalls the other sockets, nor the blocked
 slot's own socket or server: its next readiness is delivered by the fresh worker (the
-owner keeps its signals from nesting). A suspended worker that resumes finishes its
-own delivery and exits.
+owner keeps its signals from nesting). Items queued already (several descriptors
+ready in one wake-up, a reply a slot wrote before it blocked) are handed over too: a
+worker that delivers while items wait behind it leaves a hub callback that starts a
+fresh worker if it finds it still in the middle of that delivery. A suspended worker
+that resumes finishes its own delivery and exits.
 
 Workers are :class:`DeliveryGreenlet` instances. Nobody but qlsock waits on them, so
 whatever a slot lets escape in one (a ``gevent.Timeout``, a ``kill()``) is reported and
@@ -61,7 +64,7 @@ class Dispatcher:
     """Per-hub queue of ready watchers and the worker greenlet that serves it."""
 
     __slots__ = ("_hub", "delivering", "parked", "queue", "resume", "run_callback",
-                 "worker")
+                 "watching", "worker")
 
     def __init__(self, hub: Any = None) -> None:
         self._hub = hub if hub is not None else get_hub()
@@ -74,6 +77,8 @@ class Dispatcher:
         self.resume: Any = None
         self.run_callback = self._hub.loop.run_callback
         self.delivering = False
+        # True while a rescue() callback is queued in the hub.
+        self.watching = False
 
     def schedule(self, item: Deliverable) -> None:
         """Queue *item* for delivery (called in the hub)."""
@@ -84,6 +89,20 @@ class Dispatcher:
             self.run_callback(self.resume)
         elif worker is None or self.delivering:
             # No worker yet, or the current one is suspended inside a slot.
+            self._new_worker()
+
+    def watch(self) -> None:
+        """Make sure the items queued behind the current delivery are not held up
+        should it block (called from the worker, while delivering)."""
+        if not self.watching:
+            self.watching = True
+            self.run_callback(self._rescue)
+
+    def _rescue(self) -> None:
+        # Runs in the hub. Only a worker that yielded in the middle of a delivery
+        # lets the hub run this before it parks.
+        self.watching = False
+        if self.delivering and self.queue:
             self._new_worker()
 
     def _new_worker(self) -> None:
@@ -101,6 +120,9 @@ class Dispatcher:
             while self.worker is me:
                 while queue and self.worker is me:
                     item = queue.popleft()
+                    if queue and not self.watching:
+                        self.watching = True
+                        self.run_callback(self._rescue)
                     self.delivering = True
                     try:
                         item.deliver()

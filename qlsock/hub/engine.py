@@ -64,7 +64,8 @@ class HubEngine:
         self.hub = hub
         self.loop = hub.loop
         self.dispatcher = Dispatcher(hub)
-        self.thread_name = threading.current_thread().name
+        self.thread = threading.current_thread()
+        self.thread_name = self.thread.name
         # What must be settled before the hub next polls (descriptors' watchers
         # to start, sockets whose writes may still be buffered): one hub callback
         # per loop iteration serves them all (see readiness.py). Bound methods, so
@@ -157,6 +158,13 @@ class HubEngine:
         """
         if self.in_thread():
             closer(*args)
+        elif not self.thread.is_alive() or self.loop is None:
+            # The thread has ended: nothing will run its hub again. Its watchers
+            # can be closed from here; its descriptors and files must be.
+            try:
+                closer(*args)
+            except Exception:
+                pass
         else:
             self.loop.run_callback_threadsafe(closer, *args)
 

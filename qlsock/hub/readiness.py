@@ -120,14 +120,17 @@ class Watched:
         if self.closed:
             return
         self.closed = True
-        self._rw.close()
-        if self._ww is not None:
-            self._ww.close()
-        self._active = 0
-        if self._timer is not None:
-            self._timer.close()
-        self.wake()
-        self._sock.close()
+        try:
+            self._rw.close()
+            if self._ww is not None:
+                self._ww.close()
+            self._active = 0
+            if self._timer is not None:
+                self._timer.close()
+            self.wake()
+        finally:
+            # Also when the hub is gone (an object released after its thread ended).
+            self._sock.close()
 
     def wake(self) -> None:
         """Make every waiting greenlet look again (called from a greenlet)."""
@@ -152,6 +155,7 @@ class Watched:
                 self._pending |= WRITE
                 self._queued = True
                 dispatcher.queue.append(self)
+                dispatcher.watch()
                 return
             # Watching for more: left to the engine's reconcile, just before the
             # hub polls. Interest that is withdrawn before then (the bytes left
