@@ -20,6 +20,7 @@ from ._log import qt_warning
 from .buffers import ReadBuffer
 from .enums import OpenModeFlag
 from .interfaces import IIODevice
+from .qobject import QObject
 from .signals import Signal, emit_if_connected
 
 __all__ = ["MODE_READ", "MODE_TEXT", "MODE_WRITE", "QIODevice", "coerce_mode", "coerce_size"]
@@ -70,7 +71,7 @@ def _one_byte(char: object, what: str) -> bytes:
 
 
 @implementer(IIODevice)
-class QIODevice:
+class QIODevice(QObject):
     """Qt's ``QIODevice`` for sequential devices, over a :class:`ReadBuffer`.
 
     Subclasses provide the data source (they append to ``self._rbuf``) and
@@ -102,8 +103,8 @@ class QIODevice:
 
     _qt_class = "QIODevice"
 
-    def __init__(self, parent: object = None) -> None:
-        self._parent = parent
+    def __init__(self, parent: QObject | None = None) -> None:
+        QObject.__init__(self, parent)
         self._open_mode = 0
         self._error_string = ""
         self._rbuf = ReadBuffer()
@@ -135,10 +136,6 @@ class QIODevice:
         return False
 
     # -- open / close ------------------------------------------------------------------
-
-    def parent(self) -> object:
-        """The parent given to the constructor (Qt's object tree is not modelled)."""
-        return self._parent
 
     def open(self, mode: Any) -> bool:
         """Open with *mode*: buffers and the error string are reset."""

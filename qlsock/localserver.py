@@ -40,6 +40,7 @@ from .naming import (
     full_server_name,
     names_from_address,
 )
+from .qobject import QObject
 from .signals import Signal, emit_if_connected
 from .socketfile import RECLAIM_TIMEOUT, Bound, ListenError, bind
 
@@ -50,7 +51,7 @@ MAX_ACCEPT = 100
 
 
 @implementer(ILocalServer)
-class QLocalServer:
+class QLocalServer(QObject):
     """A local server with Qt's ``QLocalServer`` API, cooperative under gevent."""
 
     SocketOption: TypeAlias = LocalServerSocketOption
@@ -65,8 +66,13 @@ class QLocalServer:
 
     newConnection = Signal()
 
-    def __init__(self, parent: object = None) -> None:
-        self._parent = parent
+    #: The hub holds servers and sockets weakly. The connections this server accepted
+    #: (its children) live as long as it does while they are connected, even with no
+    #: other reference, and leave its children when their connection ends.
+    _releases_ended_children = True
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        QObject.__init__(self, parent)
         self._engine = current_engine()
         self._endpoint: IListeningEndpoint | None = None
         # The descriptor being handed to incomingConnection() (-1: none).
@@ -84,11 +90,6 @@ class QLocalServer:
         self._backoff = AcceptBackoff()
         self._retry: ITimer | None = None
         self._allowed_uids: frozenset[int] | None = None
-        # The hub holds servers and sockets weakly. The connections this server
-        # accepted (its children, in Qt's object tree) live as long as it does
-        # while they are connected, even with no other reference; each leaves
-        # the set when its connection ends.
-        self._children: set[QLocalSocket] = set()
         # The greenlet in waitForNewConnection (one at a time).
         self._accepter: Any = None
 
@@ -110,10 +111,6 @@ class QLocalServer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    def parent(self) -> object:
-        """The parent given to the constructor (Qt's object tree is not modelled)."""
-        return self._parent
 
     # -- simple getters and setters --------------------------------------------------------
 
@@ -457,6 +454,9 @@ class QLocalServer:
         self._server_name = self._full_server_name = ""
         self._error = SocketError.UnknownSocketError
         self._error_string = ""
+
+    def _destroy(self) -> None:
+        self.close()
 
     @staticmethod
     def removeServer(name: Any) -> bool:

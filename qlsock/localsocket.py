@@ -45,6 +45,7 @@ from .naming import (
     names_from_address,
     resolve,
 )
+from .qobject import QObject
 from .signals import Signal, SignalAlias
 
 __all__ = ["QLocalSocket"]
@@ -143,7 +144,7 @@ class QLocalSocket(QIODevice):
 
     _qt_class = "QLocalSocket"
 
-    def __init__(self, parent: object = None) -> None:
+    def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         # Qt 5's error: the getter and another name for errorOccurred (SignalAlias).
         self.__dict__["error"] = SignalAlias(self, "errorOccurred", QLocalSocket.error)
@@ -187,6 +188,8 @@ class QLocalSocket(QIODevice):
         # The connection ended in the background, and no waitForDisconnected has
         # been told yet.
         self._gone_unseen = False
+        # Released from a server's children when the connection ended.
+        self._released = False
         # The transport whose end (end of stream, a failed send) is being reported:
         # nothing reads from it any more, and its end is reported once.
         self._ending: IStreamTransport | None = None
@@ -466,20 +469,23 @@ class QLocalSocket(QIODevice):
         self._gone_unseen = False
         self._ending = None
         transport.start(self._on_events)
-        # The hub holds sockets weakly; a socket whose parent is a server lives, as
-        # in Qt's object tree, as long as that server does (see QLocalServer).
-        children = getattr(self._parent, "_children", None)
-        if children is not None:
-            children.add(self)
+        if self._released:
+            # An accepted socket whose connection ended, connected anew.
+            self._released = False
+            parent = self._parent
+            if parent is not None:
+                parent._keep_child(self)
 
     def _drop_transport(self) -> None:
         transport = self._transport
         if transport is not None:
             self._transport = None
             transport.close()
-            children = getattr(self._parent, "_children", None)
-            if children is not None:
-                children.discard(self)
+            parent = self._parent
+            if parent is not None and getattr(parent, "_releases_ended_children", False):
+                # A server's child lives while connected (see QLocalServer).
+                self._released = True
+                parent._release_child(self)
         self._wbuf.clear()
 
     def _update_interest(self) -> None:
@@ -833,6 +839,10 @@ class QLocalSocket(QIODevice):
         elif self._state is _CONNECTING:
             self._set_state(_U)
         self._server_name = self._full_server_name = ""
+
+    def _destroy(self) -> None:
+        # Qt's destructor closes the socket; deleteLater() lands here.
+        self.abort()
 
     def abort(self) -> None:
         """Close at once: unsent data is dropped, then the device is closed.

@@ -39,7 +39,7 @@ from .hub.dispatcher import DeliveryGreenlet
 from .hub.report import report_failure
 from .interfaces import ISignal
 
-__all__ = ["BoundSignal", "Signal", "emit_if_connected"]
+__all__ = ["BoundSignal", "Signal", "Slot", "emit_if_connected"]
 
 _Slot = tuple[Callable[..., Any], "int | None"]
 
@@ -138,9 +138,10 @@ class BoundSignal:
         return False
 
     def emit(self, *args: Any) -> None:
-        """Call every connected slot with *args*, in connection order."""
+        """Call every connected slot with *args*, in connection order (nothing while
+        the owner's signals are blocked, ``QObject.blockSignals``)."""
         slots = self._slots
-        if not slots:
+        if not slots or getattr(self._owner(), "_signals_blocked", False):
             return
         for fn, arity in tuple(slots):
             try:
@@ -273,3 +274,19 @@ class SignalAlias:
 
     def __repr__(self) -> str:
         return f"<signal alias of {type(self._owner()).__name__}.{self._target}>"
+
+
+def Slot(*types: Any, name: str | None = None, result: Any = None) -> Any:
+    """PySide6's ``@Slot(...)`` (and PyQt's ``@pyqtSlot(...)``): marks a method as a slot.
+
+    Any callable can be connected here, so it returns the function unchanged; the
+    argument types are for documentation only. Written without parentheses
+    (``@Slot``) it works as well.
+    """
+    if len(types) == 1 and callable(types[0]) and not isinstance(types[0], type):
+        return types[0]
+
+    def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
+        return function
+
+    return decorate

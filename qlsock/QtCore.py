@@ -1,0 +1,58 @@
+"""``from qlsock.QtCore import ...`` in place of ``from PySide6.QtCore import ...``.
+
+The part of QtCore that programs using local sockets use beside them (see
+docs/porting.md): :class:`QObject`, ``Signal``/``Slot`` (and PyQt's ``pyqtSignal``/
+``pyqtSlot``), :class:`QTimer` and :class:`QCoreApplication` on gevent's hub,
+:class:`QIODevice`, :class:`QDataStream`, :class:`QTextStream` and :class:`QByteArray`.
+
+Importing anything else of QtCore raises an ImportError that names it and points to
+the porting guide, rather than a bare "cannot import name".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .iodevice import QIODevice
+from .qobject import QObject
+from .qtcore.application import QCoreApplication
+from .qtcore.timer import QTimer
+from .signals import Signal, Slot
+
+pyqtSignal = Signal
+pyqtSlot = Slot
+
+__all__ = [
+    "QCoreApplication",
+    "QIODevice",
+    "QObject",
+    "QTimer",
+    "Signal",
+    "Slot",
+    "pyqtSignal",
+    "pyqtSlot",
+]
+
+_OPTIONAL = {
+    "QByteArray": ("qtcore.bytearray", "QByteArray"),
+    "QDataStream": ("qtcore.datastream", "QDataStream"),
+    "QTextStream": ("qtcore.textstream", "QTextStream"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _OPTIONAL:
+        from importlib import import_module
+
+        module, attr = _OPTIONAL[name]
+        value = getattr(import_module(f"{__package__}.{module}"), attr)
+        globals()[name] = value
+        return value
+    if name[:1] in ("Q", "q") or name.startswith(("pyqt", "Qt")):
+        raise ImportError(
+            f"qlsock.QtCore has no {name}: the porting kit covers what programs that use "
+            f"local sockets use of QtCore ({', '.join(sorted(__all__ + list(_OPTIONAL)))}); "
+            "see docs/porting.md for what is covered and how to replace the rest",
+            name=__name__,
+        )
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,26 @@
+"""``from qlsock.QtNetwork import ...`` in place of ``from PySide6.QtNetwork import ...``.
+
+The local-socket classes: :class:`QLocalServer`, :class:`QLocalSocket` and
+:class:`QAbstractSocket` (whose enums they use). Anything else of QtNetwork (TCP, UDP,
+SSL, HTTP) raises an ImportError that says so.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .abstractsocket import QAbstractSocket
+from .localserver import QLocalServer
+from .localsocket import QLocalSocket
+
+__all__ = ["QAbstractSocket", "QLocalServer", "QLocalSocket"]
+
+
+def __getattr__(name: str) -> Any:
+    if name[:1] == "Q":
+        raise ImportError(
+            f"qlsock.QtNetwork has no {name}: qlsock provides Qt's local sockets only "
+            "(QLocalServer, QLocalSocket, QAbstractSocket); see docs/porting.md",
+            name=__name__,
+        )
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
