@@ -16,6 +16,7 @@ from typing import Any
 from .iodevice import QIODevice
 from .qobject import QObject
 from .qtcore.application import QCoreApplication
+from .qtcore.namespace import Qt
 from .qtcore.timer import QTimer
 from .signals import Signal, Slot
 
@@ -27,6 +28,7 @@ __all__ = [
     "QIODevice",
     "QObject",
     "QTimer",
+    "Qt",
     "Signal",
     "Slot",
     "pyqtSignal",

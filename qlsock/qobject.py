@@ -9,10 +9,10 @@ Differences from Qt, on purpose:
 
 * Python owns memory. An object nobody references is collected (a socket closed, a
   server stopped) unless its parent keeps it; nothing is deleted while referenced.
-* ``deleteLater()`` runs on a later pass of the hub, in a greenlet: children first,
-  then the object's own clean-up (a socket is aborted, a server closed, a timer
-  stopped), then ``destroyed``; the object leaves its parent's children. Using it
-  afterwards is not an error (PySide6 raises RuntimeError): it is simply closed.
+* ``deleteLater()`` runs on a later pass of the hub, in a greenlet, in Qt's order:
+  the object's own clean-up (a socket is aborted, a server closed, a timer stopped),
+  ``destroyed``, then its children the same way; it leaves its parent's children.
+  Using it afterwards is not an error (PySide6 raises RuntimeError): it is closed.
 * A connection a server accepted is its child while it is connected, and leaves the
   server's children when its connection ends (Qt keeps it until deleted): a
   long-running server that never calls ``deleteLater`` does not pile up sockets.
@@ -141,17 +141,21 @@ class QObject:
         current_engine().spawn(self._delete_now)
 
     def _delete_now(self) -> None:
-        for child in list(self._children):
-            child._deleted = True
-            child._delete_now()
-        self._children.clear()
+        # Qt's order: the subclass's clean-up (its destructor runs first), then
+        # destroyed, then the children, each the same way.
         try:
             self._destroy()
         finally:
-            parent = self._parent
-            if parent is not None:
-                parent._release_child(self)
-            self.destroyed.emit(self)
+            try:
+                self.destroyed.emit(self)
+            finally:
+                for child in list(self._children):
+                    child._deleted = True
+                    child._delete_now()
+                self._children.clear()
+                parent = self._parent
+                if parent is not None:
+                    parent._release_child(self)
 
     def _destroy(self) -> None:
         """What deleting this object closes (overridden by sockets, servers, timers)."""

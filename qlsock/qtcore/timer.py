@@ -19,6 +19,7 @@ from ..hub import current_engine
 from ..iodevice import coerce_size
 from ..qobject import QObject
 from ..signals import BoundSignal, Signal
+from .namespace import Qt
 
 __all__ = ["QTimer"]
 
@@ -30,9 +31,9 @@ class QTimer(QObject):
     timeout = Signal()
 
     # Qt::TimerType values, accepted and kept (the hub's clock is the same for all).
-    PreciseTimer = 0
-    CoarseTimer = 1
-    VeryCoarseTimer = 2
+    PreciseTimer = Qt.PreciseTimer
+    CoarseTimer = Qt.CoarseTimer
+    VeryCoarseTimer = Qt.VeryCoarseTimer
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -61,11 +62,11 @@ class QTimer(QObject):
     def setSingleShot(self, singleShot: bool) -> None:
         self._single = bool(singleShot)
 
-    def timerType(self) -> int:
+    def timerType(self) -> Qt.TimerType:
         return self._timer_type
 
     def setTimerType(self, atype: int) -> None:
-        self._timer_type = coerce_size(atype, "QTimer.setTimerType()")
+        self._timer_type = Qt.TimerType(coerce_size(atype, "QTimer.setTimerType()"))
 
     def isActive(self) -> bool:
         return self._watcher is not None

@@ -1,0 +1,174 @@
+"""The porting kit's QObject, QTimer and QCoreApplication, beside PySide6's.
+
+``tests/peers/qt_kit.py`` holds scenarios written once against QtCore's API; they run
+on PySide6 6.11 in a child process and on ``qlsock.QtCore`` here. Object trees, signal
+order and exit codes must be the same. Timers are compared by the order of their
+timeouts, which must be the order of their deadlines (planned at least 10 ms apart),
+and qlsock's timeouts are checked against the hub's clock: never early, and late by no
+more than a busy machine explains.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from qlsock import QtCore
+
+from .peers import qt_kit
+
+PEER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers", "qt_kit.py")
+#: How late a timeout may be on a loaded 2-core machine (ms).
+LATE_MS = 40
+
+
+@pytest.fixture(scope="module")
+def qt() -> dict[str, Any]:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    env.pop("QLSOCK_TEST_MONKEY", None)
+    done = subprocess.run([sys.executable, PEER], capture_output=True, text=True,
+                          timeout=60, env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+@pytest.fixture
+def app() -> Any:
+    application = QtCore.QCoreApplication.instance() or QtCore.QCoreApplication([])
+    yield application
+    application.shutdown()
+
+
+def run(name: str, app: Any) -> Any:
+    return json.loads(json.dumps(qt_kit.SCENARIOS[name](QtCore, app)))
+
+
+@pytest.mark.parametrize("name", ["object_tree", "delete_later", "exec_and_exit"])
+def test_same_as_pyside6(qt: dict[str, Any], app: Any, name: str) -> None:
+    assert run(name, app) == qt[name]
+
+
+def test_timers_fire_in_deadline_order_as_in_pyside6(qt: dict[str, Any], app: Any) -> None:
+    mine = run("timers", app)
+    theirs = qt["timers"]
+    plan = [name for name, _ in qt_kit.TIMER_PLAN]
+    assert [e[0] for e in theirs["log"]] == plan
+    assert [e[0] for e in mine["log"]] == plan
+    assert [e[2] for e in mine["log"]] == [e[2] for e in theirs["log"]]
+    for (name, due), (_, at, _) in zip(qt_kit.TIMER_PLAN, mine["log"], strict=True):
+        assert due - 1 <= at <= due + LATE_MS, (name, due, at)
+    drop = ("log",)
+    assert {k: v for k, v in mine.items() if k not in drop} == \
+        {k: v for k, v in theirs.items() if k not in drop}
+
+
+def test_remaining_time_counts_down_on_the_hubs_clock(app: Any) -> None:
+    timer = QtCore.QTimer()
+    timer.setSingleShot(True)
+    timer.start(200)
+    first = timer.remainingTime()
+    QtCore.QTimer.singleShot(50, app.quit)
+    app.exec()
+    later = timer.remainingTime()
+    assert 190 <= first <= 200
+    assert 0 < later <= first - 45
+    assert timer.isActive()
+    timer.stop()
+    assert timer.remainingTime() == -1
+
+
+def test_an_unreferenced_running_timer_stops(app: Any) -> None:
+    """As an unreferenced PySide6 timer is deleted: the hub holds timers weakly."""
+    fired: list[int] = []
+
+    def start() -> None:
+        timer = QtCore.QTimer()
+        timer.timeout.connect(lambda: fired.append(1))
+        timer.start(10)
+
+    start()
+    QtCore.QTimer.singleShot(60, app.quit)
+    app.exec()
+    assert fired == []
+
+
+def test_a_parent_keeps_its_timer_running(app: Any) -> None:
+    owner = QtCore.QObject()
+    fired: list[int] = []
+    timer = QtCore.QTimer(owner)
+    timer.timeout.connect(lambda: fired.append(1))
+    timer.start(10)
+    del timer
+    QtCore.QTimer.singleShot(60, app.quit)
+    app.exec()
+    assert len(fired) >= 3
+
+
+def test_single_shot_with_a_deleted_context_does_nothing(app: Any) -> None:
+    context = QtCore.QObject()
+    fired: list[int] = []
+    QtCore.QTimer.singleShot(20, context, lambda: fired.append(1))
+    context.deleteLater()
+    QtCore.QTimer.singleShot(60, app.quit)
+    app.exec()
+    assert fired == []
+
+
+def test_a_raising_timeout_slot_is_reported_and_the_timer_goes_on(
+        app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gevent
+
+    seen: list[type] = []
+    monkeypatch.setattr(gevent.get_hub(), "handle_error",
+                        lambda context, kind, value, tb: seen.append(kind))
+    ticks: list[int] = []
+    timer = QtCore.QTimer()
+
+    def tick() -> None:
+        ticks.append(1)
+        raise gevent.Timeout()
+
+    timer.timeout.connect(tick)
+    timer.start(10)
+    QtCore.QTimer.singleShot(65, app.quit)
+    app.exec()
+    assert len(ticks) >= 3
+    assert seen[:3] == [gevent.Timeout] * 3
+
+
+def test_names_outside_the_kit_raise_an_import_error_that_says_so() -> None:
+    with pytest.raises(ImportError, match=r"porting\.md"):
+        from qlsock.QtCore import QSettings  # noqa: F401
+    with pytest.raises(ImportError, match="local sockets only"):
+        from qlsock.QtNetwork import QTcpSocket  # noqa: F401
+    with pytest.raises(AttributeError):
+        QtCore.__wrapped__  # noqa: B018
+
+
+def test_pyqt_spellings() -> None:
+    assert QtCore.pyqtSignal is QtCore.Signal
+    assert QtCore.pyqtSlot is QtCore.Slot
+
+    class Sender(QtCore.QObject):
+        changed = QtCore.pyqtSignal(int)
+
+        @QtCore.pyqtSlot(int)
+        def on_changed(self, value: int) -> None:
+            self.seen = value
+
+        @QtCore.Slot
+        def bare(self) -> None:
+            self.bare_called = True
+
+    sender = Sender()
+    sender.changed.connect(sender.on_changed)
+    sender.changed.connect(sender.bare)
+    sender.changed.emit(4)
+    assert sender.seen == 4
+    assert sender.bare_called
