@@ -14,6 +14,7 @@ from ._log import logger
 from ._version import __version__
 from .abstractsocket import QAbstractSocket
 from .activation import ActivationError, listen_activated, listen_fd, listen_fds
+from .client import connect
 from .enums import (
     LocalServerSocketOption,
     LocalSocketError,
@@ -27,35 +28,42 @@ from .errors import ConcurrentWaitError, WrongThreadError
 from .iodevice import QIODevice
 from .localserver import QLocalServer
 from .localsocket import QLocalSocket
-from .signals import BoundSignal, Signal
+from .qobject import QObject
+from .signals import BoundSignal, Signal, Slot
 from .singleinstance import SingleInstance, SingleInstanceError
 from .socketfile import ListenError, Probe, ServerStatus, probe, remove_stale
+from .socketstyle import IncompleteReadError, MessageTooLargeError
 from .streamserver import LocalStreamServer, serve
 
 __all__ = [
     "ActivationError",
     "BoundSignal",
     "ConcurrentWaitError",
+    "IncompleteReadError",
     "ListenError",
     "LocalServerSocketOption",
     "LocalSocketError",
     "LocalSocketOption",
     "LocalSocketState",
     "LocalStreamServer",
+    "MessageTooLargeError",
     "OpenModeFlag",
     "Probe",
     "QAbstractSocket",
     "QIODevice",
     "QLocalServer",
     "QLocalSocket",
+    "QObject",
     "ServerStatus",
     "Signal",
     "SingleInstance",
     "SingleInstanceError",
+    "Slot",
     "SocketError",
     "SocketState",
     "WrongThreadError",
     "__version__",
+    "connect",
     "listen_activated",
     "listen_fd",
     "listen_fds",

@@ -47,6 +47,7 @@ from .naming import (
 )
 from .qobject import QObject
 from .signals import Signal, SignalAlias
+from .socketstyle import SocketStyle
 
 __all__ = ["QLocalSocket"]
 
@@ -105,7 +106,7 @@ class _Attempt:
 
 
 @implementer(ILocalSocket)
-class QLocalSocket(QIODevice):
+class QLocalSocket(SocketStyle, QIODevice):
     """A local socket with Qt's ``QLocalSocket`` API, cooperative under gevent.
 
     A socket belongs to the OS thread (gevent hub) that created it. Signals are

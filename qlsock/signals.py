@@ -26,7 +26,6 @@ Where the emission comes from (qlsock's contract, see ``docs/semantics.md``):
 from __future__ import annotations
 
 import inspect
-import os
 import sys
 import weakref
 from collections.abc import Callable
@@ -45,23 +44,6 @@ _Slot = tuple[Callable[..., Any], "int | None"]
 
 
 _CO_VARARGS = inspect.CO_VARARGS
-_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
-
-
-def _user_code_above(frame: Any) -> bool:
-    """Whether code outside qlsock called, directly or not, the emission at *frame*.
-
-    In a greenlet qlsock runs for the hub, a BaseException escaping a slot is caught
-    only where qlsock itself emitted: if a slot's code is further up (it called
-    ``waitForReadyRead`` inside a ``with gevent.Timeout(...)``, and a nested slot
-    is where the timer fired), the exception may be that code's, and goes to it.
-    Looked at only when such an exception escapes, so emissions cost nothing more.
-    """
-    while frame is not None:
-        if not frame.f_code.co_filename.startswith(_PACKAGE):
-            return True
-        frame = frame.f_back
-    return False
 
 
 def _arity(slot: Callable[..., Any]) -> int | None:
@@ -87,6 +69,24 @@ def _arity(slot: Callable[..., Any]) -> int | None:
         if param.kind in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD):
             count += 1
     return count
+
+
+
+def _inside_a_slot(frame: Any) -> bool:
+    """Whether the emission at *frame* happens inside another slot, further up.
+
+    In a greenlet qlsock runs for the hub, a BaseException escaping a slot is caught
+    only at the outermost emission: if a slot further up called this one (it waited
+    inside a ``with gevent.Timeout(...)``, and the timer fired in a nested slot), the
+    exception may be that slot's, and goes to it. Looked at only when such an
+    exception escapes, so emissions cost nothing more.
+    """
+    emit_code = BoundSignal.emit.__code__
+    while frame is not None:
+        if frame.f_code is emit_code:
+            return True
+        frame = frame.f_back
+    return False
 
 
 @implementer(ISignal)
@@ -152,7 +152,7 @@ class BoundSignal:
             except BaseException as exc:
                 if not isinstance(exc, Exception) and (
                         getcurrent().__class__ is not DeliveryGreenlet
-                        or _user_code_above(sys._getframe(1))):
+                        or _inside_a_slot(sys._getframe(1))):
                     raise
                 report_failure(
                     f"slot {fn!r} connected to {type(self._owner()).__name__}."

@@ -3,3 +3,9 @@
 Each class lives in a module of its own; :mod:`qlsock.QtCore` is the face programs
 import from (``from qlsock.QtCore import QTimer``), as they did from ``PySide6.QtCore``.
 """
+
+from .bytearray import QByteArray
+from .datastream import QDataStream
+from .textstream import QStringConverter, QTextStream
+
+__all__ = ["QByteArray", "QDataStream", "QStringConverter", "QTextStream"]
