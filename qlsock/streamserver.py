@@ -223,6 +223,7 @@ class LocalStreamServer(_BaseServer):
         spawn: Spawn = "default",
         *,
         idle_timeout: float | None = None,
+        allowed_uids: Iterable[int] | None = None,
         unset_environment: bool = False,
     ) -> _S:
         """A server on the systemd-passed listener at index *which*, or named *which*.
@@ -233,7 +234,7 @@ class LocalStreamServer(_BaseServer):
         leaves the socket file to the service manager.
         """
         fd = listen_fd(which, unset_environment=unset_environment)
-        return cls(fd, handle, spawn, idle_timeout=idle_timeout)
+        return cls(fd, handle, spawn, idle_timeout=idle_timeout, allowed_uids=allowed_uids)
 
     # -- gevent's hooks ---------------------------------------------------------------
 
@@ -264,6 +265,24 @@ class LocalStreamServer(_BaseServer):
             raise TypeError("spawn=None would run each handler in the hub, where it "
                             "cannot block; pass a Pool, an int, 'default' or a spawner")
         super().set_spawn(spawn)
+        pool = self.pool
+        if pool is not None and hasattr(pool, "full"):
+            pool_full = pool.full
+            self._pool_was_full = False
+
+            def full() -> bool:
+                # BaseServer asks when a client is waiting to be accepted: say once
+                # per episode that it waits for a free handler, not forever silently.
+                now = bool(pool_full())
+                if now and not self._pool_was_full:
+                    logger.warning(
+                        "LocalStreamServer %s: all %s handlers are busy; new clients wait "
+                        "in the listen backlog until one finishes", self.address,
+                        getattr(pool, "size", "?"))
+                self._pool_was_full = now
+                return now
+
+            self.full = full  # type: ignore[method-assign]
 
     def set_handle(self, handle: Any) -> None:
         super().set_handle(handle)
@@ -524,12 +543,13 @@ def _unwrap(sock: Any) -> _socket.socket:
 def serve(
     name: str | os.PathLike[str],
     handle: Handler,
-    spawn: Spawn = 100,
+    spawn: Spawn = "default",
     *,
     options: LocalServerSocketOption | int | None = None,
     backlog: int | None = None,
     reclaim_stale: bool = False,
     idle_timeout: float | None = None,
+    allowed_uids: Iterable[int] | None = None,
 ) -> LocalStreamServer:
     """Start a :class:`LocalStreamServer` on *name* and return it, already accepting.
 
@@ -537,11 +557,14 @@ def serve(
     the hub serves in the background while the caller goes on. Block with
     ``server.serve_forever()``, or use it as a context manager
     (``with serve("echo", handle) as server: ...``), which stops it gracefully on
-    leaving. *spawn* defaults to a pool of 100 handlers. Raises
+    leaving. The options are :class:`LocalStreamServer`'s; *spawn* defaults, as for
+    gevent's ``StreamServer``, to a greenlet per client with no limit (give a
+    ``Pool`` or an int to bound it; a full pool is logged). Raises
     :class:`qlsock.socketfile.ListenError` when the name cannot be bound.
     """
     server = LocalStreamServer(name, handle, spawn, options=options, backlog=backlog,
-                               reclaim_stale=reclaim_stale, idle_timeout=idle_timeout)
+                               reclaim_stale=reclaim_stale, idle_timeout=idle_timeout,
+                               allowed_uids=allowed_uids)
     try:
         server.start()
     except BaseException:

@@ -66,6 +66,7 @@ class HubEngine:
         self.dispatcher = Dispatcher(hub)
         self.thread = threading.current_thread()
         self.thread_name = self.thread.name
+        self._native_id = threading.get_native_id()
         # What must be settled before the hub next polls (descriptors' watchers
         # to start, sockets whose writes may still be buffered): one hub callback
         # per loop iteration serves them all (see readiness.py). Bound methods, so
@@ -158,7 +159,7 @@ class HubEngine:
         """
         if self.in_thread():
             closer(*args)
-        elif not self.thread.is_alive() or self.loop is None:
+        elif self.loop is None or not self._thread_alive():
             # The thread has ended: nothing will run its hub again. Its watchers
             # can be closed from here; its descriptors and files must be.
             try:
@@ -167,6 +168,18 @@ class HubEngine:
                 pass
         else:
             self.loop.run_callback_threadsafe(closer, *args)
+
+    def _thread_alive(self) -> bool:
+        """Whether this engine's OS thread still runs.
+
+        A thread not started by :mod:`threading` (``_thread``, a C library's, any
+        thread under monkey patching) has a placeholder object that says it is alive
+        for ever; on Linux the kernel's own list of the process's threads is asked.
+        """
+        if not isinstance(self.thread, threading._DummyThread):
+            return self.thread.is_alive()
+        return os.path.exists(f"/proc/self/task/{self._native_id}") \
+            if os.path.isdir("/proc/self/task") else True
 
     def release_stream(self, transport: IStreamTransport, wbuf: WriteBuffer) -> None:
         """Close the transport of a socket nobody references, after its queued writes.

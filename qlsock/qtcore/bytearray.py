@@ -203,10 +203,12 @@ class QByteArray(bytearray):
 
     def prepend(self, data: object, /) -> QByteArray:
         """Insert *data* in front (as :meth:`append` takes it); returns the array."""
-        if data is None or (isinstance(data, QByteArray) and data.isNull()):
+        if data is None:
             return self
-        self[:0] = _as_bytes(data, "QByteArray.prepend()")
-        self._null = False
+        head = _as_bytes(data, "QByteArray.prepend()")
+        if head:
+            # Unlike append(), prepending nothing leaves a null array null (Qt).
+            self[:0] = head
         return self
 
     def __iadd__(self, other: object) -> QByteArray:
@@ -375,17 +377,19 @@ class QByteArray(bytearray):
 
     def indexOf(self, needle: object, from_: int = 0) -> int:
         """The first position of *needle* at or after *from_* (counted from the end
-        if negative), or -1. As in Qt 6, a negative *from_* before the start means the
-        start, except for an empty needle, which is then not found."""
+        if negative), or -1.
+
+        Qt 6 gives -1 when *needle* cannot fit between *from_* and the end, and when
+        the start it counts back to is more than the needle's size before the array
+        (Qt compares as unsigned); a start a little before the array is its start.
+        """
         start = coerce_size(from_, "QByteArray.indexOf()")
         target = _as_bytes(needle, "QByteArray.indexOf()")
         if start < 0:
             start += len(self)
-            if start < 0 and target:
-                start = 0
-        if start < 0:
+        if not 0 <= start + len(target) <= len(self):
             return -1
-        return self.find(target, start)
+        return self.find(target, max(start, 0))
 
     def contains(self, needle: object) -> bool:
         return self.find(_as_bytes(needle, "QByteArray.contains()")) != -1
@@ -437,13 +441,16 @@ class QByteArray(bytearray):
         """Remove *n* bytes from the end (all if *n* >= size)."""
         n = coerce_size(n, "QByteArray.chop()")
         if n > 0:
+            # Qt resizes, which allocates: even a null array is then non-null.
             del self[max(len(self) - n, 0):]
+            self._null = False
 
     def truncate(self, pos: int) -> None:
         """Keep the first *pos* bytes (none if negative)."""
         pos = coerce_size(pos, "QByteArray.truncate()")
         if pos < len(self):
             del self[max(pos, 0):]
+            self._null = False
 
 
 def _strict_base64_ok(data: bytes, url: bool) -> bool:

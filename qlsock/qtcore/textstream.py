@@ -139,16 +139,42 @@ codecs.register_error("qlsock.qt-encode", _qt_encode_error)
 
 
 class _Decoder:
-    """An incremental decoder that, as Qt's, drops a byte order mark at the start."""
+    """An incremental decoder that, as Qt's, drops a byte order mark at the start.
+
+    Qt's Utf16 and Utf32 take the byte order from a BOM and else use the host's;
+    Python's auto-detecting codecs insist on the BOM, so the first unit picks a
+    fixed-order codec here.
+    """
 
     def __init__(self, encoding: QStringConverter.Encoding) -> None:
         codec = _DECODERS[encoding]
-        self._decode = codecs.getincrementaldecoder(codec)("qlsock.qt-decode").decode
-        # Python's utf-16/utf-32 drop the BOM themselves; Latin-1 has none.
-        self._at_start = codec not in ("utf-16", "utf-32", "latin-1")
+        self._unit = {"utf-16": 2, "utf-32": 4}.get(codec, 0)
+        self._pending = b""
+        self._decode = None if self._unit else self._make(codec)
+        self._at_start = codec != "latin-1"
+
+    @staticmethod
+    def _make(codec: str) -> Callable[[bytes], str]:
+        decode: Callable[[bytes], str] = \
+            codecs.getincrementaldecoder(codec)("qlsock.qt-decode").decode
+        return decode
+
+    def _pick_byte_order(self, head: bytes) -> str:
+        name = "utf-16" if self._unit == 2 else "utf-32"
+        if head == "\ufeff".encode(f"{name}-be"):
+            return f"{name}-be"
+        if head == "\ufeff".encode(f"{name}-le"):
+            return f"{name}-le"
+        return f"{name}-{_HOST}"
 
     def decode(self, data: bytes) -> str:
-        text: str = self._decode(data)
+        if self._decode is None:
+            self._pending += data
+            if len(self._pending) < self._unit:
+                return ""
+            data, self._pending = self._pending, b""
+            self._decode = self._make(self._pick_byte_order(data[:self._unit]))
+        text = self._decode(data)
         if self._at_start and text:
             self._at_start = False
             if text[0] == "\ufeff":
