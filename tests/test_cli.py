@@ -162,7 +162,10 @@ def test_listen_echo(cap: Captured) -> None:
 
 def test_listen_refuses_clients_beyond_max_clients(cap: Captured) -> None:
     job = listening_cli(cap, NAME, "--max-clients", "1")
+    probed = probe(NAME)  # a probe connects and leaves: it is no client
+    assert probed.status is ServerStatus.LIVE
     kept = connect_to(NAME)
+    send_now(kept, b"first\n")
     assert qtry(lambda: not os.path.exists(path_of(NAME)))
     refused = QLocalSocket()
     refused.connectToServer(NAME)
@@ -170,7 +173,7 @@ def test_listen_refuses_clients_beyond_max_clients(cap: Captured) -> None:
     send_now(kept, b"still served\n")
     kept.disconnectFromServer()
     assert job.get(timeout=10) == EXIT_OK
-    assert cap.read().out == b"still served\n"
+    assert cap.read().out == b"first\nstill served\n"
 
 
 @pytest.mark.parametrize(("modes", "mode"), [
@@ -179,7 +182,9 @@ def test_listen_refuses_clients_beyond_max_clients(cap: Captured) -> None:
 def test_listen_access_modes(cap: Captured, modes: str, mode: int) -> None:
     job = listening_cli(cap, NAME, "--mode", modes, "--max-clients", "1")
     assert stat.S_IMODE(os.lstat(path_of(NAME)).st_mode) == mode
-    connect_to(NAME).disconnectFromServer()
+    client = connect_to(NAME)
+    send_now(client, b"x")
+    client.disconnectFromServer()
     assert job.get(timeout=10) == EXIT_OK
 
 
@@ -210,9 +215,16 @@ def test_listen_never_takes_a_live_name(cap: Captured, harness: Harness) -> None
 def test_listen_reclaims_a_stale_file_only_when_asked(cap: Captured) -> None:
     stale_file(NAME)
     assert main(["listen", NAME]) == EXIT_FAILURE
-    assert b"stale" in cap.read().err
+    err = cap.read().err.decode()
+    # Advice for a shell user, not for Python code.
+    assert "stale" in err
+    assert "--reclaim" in err
+    assert f"qlsock remove {NAME}" in err
+    assert "reclaim_stale" not in err
     job = listening_cli(cap, NAME, "--reclaim", "--max-clients", "1")
-    connect_to(NAME).disconnectFromServer()
+    client = connect_to(NAME)
+    send_now(client, b"x")
+    client.disconnectFromServer()
     assert job.get(timeout=10) == EXIT_OK
 
 
@@ -386,9 +398,19 @@ def test_bench(cap: Captured, tmpdir_env: str) -> None:
     assert "MB/s" in out
     assert "every byte echoed intact" in out
     err = cap.err.decode()
+    # Not a terminal: no carriage-return bars, a line per finished phase.
+    assert "\r" not in err
+    assert "round trips  done\n" in err
+    assert "throughput   done\n" in err
+    assert os.listdir(tmpdir_env) == []
+
+
+def test_bench_draws_bars_on_a_terminal(cap: Captured, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert main(["bench", "--count", "50", "--size", "10", "--megabytes", "1"]) == EXIT_OK
+    err = cap.read().err.decode()
     assert "round trips  [" + "#" * 30 + "] 100%" in err
     assert "throughput   [" + "#" * 30 + "] 100%" in err
-    assert os.listdir(tmpdir_env) == []
 
 
 def test_bench_seconds_ends_each_phase_early(cap: Captured) -> None:

@@ -18,17 +18,19 @@ _PROGRESS_WIDTH = 30
 
 
 class _Progress:
-    """A one-line text progress bar on stderr, redrawn when the percentage changes."""
+    """A one-line progress bar on a terminal's stderr, redrawn when the percentage
+    changes; in a file or a pipe, where a carriage return draws nothing, one line when
+    the phase is done."""
 
     def __init__(self, label: str) -> None:
         self._label = label
         self._shown = -1
-        # Redrawing every percent suits a terminal; a log file gets every tenth.
-        self._step = 1 if sys.stderr.isatty() else 10
+        self._terminal = sys.stderr.isatty()
 
     def update(self, fraction: float) -> None:
+        if not self._terminal:
+            return
         percent = min(int(fraction * 100), 100)
-        percent -= percent % self._step
         if percent == self._shown:
             return
         self._shown = percent
@@ -38,8 +40,11 @@ class _Progress:
         sys.stderr.flush()
 
     def finish(self) -> None:
-        self.update(1.0)
-        sys.stderr.write("\n")
+        if self._terminal:
+            self.update(1.0)
+            sys.stderr.write("\n")
+        else:
+            sys.stderr.write(f"{self._label:<12} done\n")
         sys.stderr.flush()
 
 

@@ -23,6 +23,7 @@ from ..enums import (
     LocalSocketError,
     LocalSocketOption,
     LocalSocketState,
+    SocketError,
 )
 from ..localserver import QLocalServer
 from ..localsocket import QLocalSocket
@@ -100,7 +101,7 @@ def _cmd_listen(args: argparse.Namespace) -> int:
     server = QLocalServer()
     server.setSocketOptions(options)
     if not server.listen(args.name, reclaim_stale=args.reclaim):
-        raise _Failure(server.errorString())
+        raise _Failure(_listen_failure(server, args.name, args.abstract))
     out = _Output(sys.stdout)
     clients = Group()
     over = Event()
@@ -135,12 +136,12 @@ def _cmd_listen(args: argparse.Namespace) -> int:
             conn.abort()
 
     def on_new_connection() -> None:
-        nonlocal accepted
         while server.isListening():
             conn = server.nextPendingConnection()
             if conn is None:
                 return
-            accepted += 1
+            if args.max_clients:
+                conn.readyRead.connect(first_bytes_counter())
             if args.echo:
                 # Echoed from readyRead, connected before anything is delivered:
                 # bytes that arrive together with the client's end of stream (it
@@ -148,10 +149,27 @@ def _cmd_listen(args: argparse.Namespace) -> int:
                 # is processed, so they still leave.
                 conn.readyRead.connect(functools.partial(echo, conn))
             clients.spawn(serve, conn)
-            if args.max_clients and accepted >= args.max_clients:
-                # Later clients are refused: closing aborts any still queued.
-                server.close()
-                gevent.spawn(finish_when_served)
+
+    def first_bytes_counter() -> Callable[[], None]:
+        # A client counts once it has sent something: `qlsock probe` (a connect and
+        # nothing more) must not use up --max-clients.
+        counted = False
+
+        def on_ready_read() -> None:
+            nonlocal counted
+            if not counted:
+                counted = True
+                count_client()
+
+        return on_ready_read
+
+    def count_client() -> None:
+        nonlocal accepted
+        accepted += 1
+        if args.max_clients and accepted == args.max_clients:
+            # Later clients are refused: closing aborts any still queued.
+            server.close()
+            gevent.spawn(finish_when_served)
 
     def finish_when_served() -> None:
         clients.join()
@@ -169,6 +187,17 @@ def _cmd_listen(args: argparse.Namespace) -> int:
     if broken:
         raise _Failure(f"cannot write to stdout: {broken[0].strerror}")
     return EXIT_OK
+
+
+def _listen_failure(server: QLocalServer, name: str, abstract: bool) -> str:
+    """The listen error, with advice for a shell user rather than for Python code."""
+    if not abstract and server.serverError() == SocketError.AddressInUseError:
+        with contextlib.suppress(ValueError):
+            found = probe(name)
+            if found.status is ServerStatus.STALE:
+                return (f"cannot listen: {found.detail}; run again with --reclaim, or "
+                        f"remove it first with: qlsock remove {name}")
+    return server.errorString()
 
 
 @contextlib.contextmanager
