@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import gc
+import io
 import os
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import gevent
+import greenlet
 from gevent.event import Event
 
 from qlsock import QIODevice, QLocalServer, QLocalSocket
@@ -324,3 +327,151 @@ def run_forked(child: Callable[[], bytes], ms: int = DEFAULT_WAIT_MS) -> bytes:
         except ChildProcessError:
             pass  # the hub reaped it
     return b"".join(chunks)
+
+
+# -- greenlet tests: what the hub reports, what is left behind ----------------------------
+
+
+class HubErrors:
+    """Records every ``hub.handle_error(context, type, value, tb)`` call of this thread's hub.
+
+    The hub's own ``handle_error`` still runs after the record is made (so system errors
+    still reach the main greenlet), but it prints to :attr:`stream`, not stderr. Only the
+    type, the text and the context's repr are kept: a traceback would keep the failed
+    code's frames, and the sockets they refer to, alive.
+    """
+
+    def __init__(self) -> None:
+        self.hub = gevent.get_hub()
+        self.calls: list[tuple[type[BaseException], str, str]] = []
+        self.stream = io.StringIO()
+
+    def install(self) -> HubErrors:
+        hub = self.hub
+        original = type(hub).handle_error.__get__(hub)
+
+        def handle_error(context: Any, type_: Any, value: Any, tb: Any) -> None:
+            self.calls.append((type_, str(value), repr(context)))
+            original(context, type_, value, tb)
+
+        hub.handle_error = handle_error
+        hub.exception_stream = self.stream
+        return self
+
+    def uninstall(self) -> None:
+        for name in ("handle_error", "exception_stream"):
+            self.hub.__dict__.pop(name, None)
+
+    def types(self) -> list[type[BaseException]]:
+        return [call[0] for call in self.calls]
+
+    def count(self, kind: type[BaseException]) -> int:
+        return sum(1 for t in self.types() if isinstance(t, type) and issubclass(t, kind))
+
+
+def open_fds() -> int:
+    """How many descriptors this process has open."""
+    return len(os.listdir("/proc/self/fd"))
+
+
+def live_greenlets() -> int:
+    """How many greenlets exist that have not finished (the main one and hubs included)."""
+    gc.collect()
+    return sum(1 for obj in gc.get_objects()
+               if isinstance(obj, greenlet.greenlet) and not obj.dead)
+
+
+def active_watchers() -> int:
+    """The hub loop's count of active, referenced watchers."""
+    return int(gevent.get_hub().loop.activecnt)
+
+
+class Leaks:
+    """Descriptors, unfinished greenlets and active watchers, before and after."""
+
+    def __init__(self) -> None:
+        self.before = self.now()
+
+    @staticmethod
+    def now() -> tuple[int, int, int]:
+        for _ in range(3):
+            gevent.sleep(0)
+        return open_fds(), live_greenlets(), active_watchers()
+
+    def left(self, ms: int = 2000) -> str:
+        """An empty string once nothing is left over (waiting up to *ms*), else what is."""
+        deadline = time.monotonic() + ms / 1000
+        while True:
+            now = self.now()
+            fds, greenlets, watchers = now
+            if fds <= self.before[0] and greenlets <= self.before[1] \
+                    and watchers <= self.before[2]:
+                return ""
+            if time.monotonic() >= deadline:
+                return (f"left over: descriptors {self.before[0]} -> {fds}, unfinished "
+                        f"greenlets {self.before[1]} -> {greenlets}, active watchers "
+                        f"{self.before[2]} -> {watchers}")
+            gevent.sleep(0.01)
+
+
+def read_at_least(sock: QLocalSocket, count: int, ms: int = DEFAULT_WAIT_MS) -> bytes:
+    """Read until *count* bytes came or *ms* passed (checking the buffer before waiting)."""
+    data = bytearray(sock.readAll())
+    deadline = time.monotonic() + ms / 1000
+    while len(data) < count:
+        remaining = int((deadline - time.monotonic()) * 1000)
+        if remaining <= 0:
+            break
+        if not sock.bytesAvailable() and not sock.waitForReadyRead(remaining):
+            if sock.state() == QLocalSocket.UnconnectedState:
+                data += sock.readAll()
+                break
+            continue
+        data += sock.readAll()
+    return bytes(data)
+
+
+def read_to_end(sock: QLocalSocket, ms: int = DEFAULT_WAIT_MS) -> bytes:
+    """Read until the peer closed the connection or *ms* passed."""
+    data = bytearray(sock.readAll())
+    deadline = time.monotonic() + ms / 1000
+    while sock.state() == QLocalSocket.ConnectedState:
+        remaining = int((deadline - time.monotonic()) * 1000)
+        if remaining <= 0:
+            break
+        sock.waitForReadyRead(remaining)
+        data += sock.readAll()
+    data += sock.readAll()
+    return bytes(data)
+
+
+def _busy_gevent_sleep(seconds: float) -> None:
+    gevent.sleep(seconds)
+
+
+def _busy_event_wait(seconds: float) -> None:
+    Event().wait(seconds)
+
+
+def _busy_time_sleep(seconds: float) -> None:
+    time.sleep(seconds)  # cooperative under monkey patching only
+
+
+def _busy_thread_join(seconds: float) -> None:
+    import threading
+
+    thread = threading.Thread(target=time.sleep, args=(seconds,))
+    thread.start()
+    thread.join()
+
+
+#: Ways for a greenlet to be busy for a while between two waits on a socket. In the
+#: plain run time.sleep() and threads block the whole hub (nothing can happen
+#: meanwhile), so they are only offered under monkey patching.
+BUSY: dict[str, Callable[[float], None]] = {
+    "gevent.sleep": _busy_gevent_sleep,
+    "Event.wait": _busy_event_wait,
+}
+if os.environ.get("QLSOCK_TEST_MONKEY") == "1":
+    BUSY["time.sleep"] = _busy_time_sleep
+    BUSY["threading.Thread"] = _busy_thread_join
