@@ -25,6 +25,7 @@ last descriptor, so they are never stale and need none of this.
 
 from __future__ import annotations
 
+import atexit
 import enum
 import errno
 import os
@@ -32,6 +33,7 @@ import socket
 import stat
 import sys
 import tempfile
+import weakref
 from dataclasses import dataclass, field
 
 from ._log import logger
@@ -105,7 +107,22 @@ class ListenError(OSError):
         return self.text
 
 
-@dataclass
+#: The socket files bound by this process and not yet released: removed at exit (as
+#: Qt's destructors remove them when the application ends), so that a program ended
+#: by Ctrl-C can be started again without a stale file in the way.
+_BOUND: weakref.WeakSet[Bound] = weakref.WeakSet()
+
+
+@atexit.register
+def _release_at_exit() -> None:
+    for bound in list(_BOUND):
+        try:
+            bound.release()
+        except Exception:
+            pass
+
+
+@dataclass(eq=False)  # compared and hashed by identity: kept in a WeakSet
 class Bound:
     """A listening ``AF_UNIX`` socket bound to a server name.
 
@@ -130,6 +147,7 @@ class Bound:
     def release(self) -> None:
         """Remove the socket file if it is still ours (see the class docstring)."""
         identity, self._identity = self._identity, None
+        _BOUND.discard(self)
         if identity is None:
             return
         if os.getpid() != self._pid and _start_time(self._pid) in (self._started, "?"):
@@ -263,7 +281,9 @@ def bind(
                           f"Socket access error (cannot lock the name: {exc})") from None
     except OSError as exc:
         raise _listen_failure(exc, full, abstract=False) from None
-    return Bound(sock, name, full, abstract=False, _identity=identity)
+    bound = Bound(sock, name, full, abstract=False, _identity=identity)
+    _BOUND.add(bound)
+    return bound
 
 
 def _bind_reclaiming(full: str, mode: int, backlog: int) -> tuple[socket.socket, tuple[int, int]]:
