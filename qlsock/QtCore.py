@@ -38,6 +38,7 @@ __all__ = [
 _OPTIONAL = {
     "QByteArray": ("qtcore.bytearray", "QByteArray"),
     "QDataStream": ("qtcore.datastream", "QDataStream"),
+    "QStringConverter": ("qtcore.stringconverter", "QStringConverter"),
     "QTextStream": ("qtcore.textstream", "QTextStream"),
 }
 

@@ -6,6 +6,7 @@ import from (``from qlsock.QtCore import QTimer``), as they did from ``PySide6.Q
 
 from .bytearray import QByteArray
 from .datastream import QDataStream
-from .textstream import QStringConverter, QTextStream
+from .stringconverter import QStringConverter
+from .textstream import QTextStream
 
 __all__ = ["QByteArray", "QDataStream", "QStringConverter", "QTextStream"]

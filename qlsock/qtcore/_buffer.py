@@ -1,7 +1,7 @@
 """The device a ``QDataStream`` or ``QTextStream`` makes over a byte array.
 
 Qt wraps a ``QByteArray`` given to either stream in a ``QBuffer``; so does this, with a
-private :class:`ByteArrayBuffer` that has ``QBuffer``'s semantics for what the streams
+private ``ByteArrayBuffer`` that has ``QBuffer``'s semantics for what the streams
 call: a random-access position, writes that overwrite from it (``WriteOnly`` does not
 truncate; ``Append`` starts at the end), and read transactions that restore it.
 Nothing is translated in ``Text`` mode: the text stream removes ``\\r`` itself, and a
@@ -24,19 +24,22 @@ _TEXT = int(OpenModeFlag.Text)
 
 
 class ByteArrayBuffer:
-    """``QBuffer`` over a caller's :class:`bytearray` (a ``QByteArray``), opened."""
+    """``QBuffer`` over a caller's ``bytearray`` (a ``QByteArray``), opened."""
 
     def __init__(self, array: bytearray, mode: int) -> None:
         """Open over *array* with *mode*, as ``QBuffer::open()``: ``Append`` and
-        ``Truncate`` imply ``WriteOnly``, ``Truncate`` empties the array."""
+        ``Truncate`` imply ``WriteOnly``, ``Truncate`` empties the array, and a mode
+        that neither reads nor writes leaves the buffer closed (with Qt's warning)."""
         if mode & (_APPEND | _TRUNCATE):
             mode |= _WRITE
         if not mode & (_READ | _WRITE):
-            raise ValueError("a byte array stream needs an open mode that reads or writes")
-        if mode & _TRUNCATE:
+            # Qt's answer: a buffer that stays closed, so every read and write fails.
+            qt_warning("QBuffer::open: Buffer access not specified")
+            mode = 0
+        elif mode & _TRUNCATE:
             del array[:]
         self._array = array
-        self._mode = mode | int(OpenModeFlag.Unbuffered)
+        self._mode = mode | int(OpenModeFlag.Unbuffered) if mode else 0
         self._pos = len(array) if mode & _APPEND else 0
         self._transaction_pos: int | None = None
 

@@ -1,23 +1,23 @@
 """``QByteArray``: Qt's byte array, as PySide6 hands it to Python.
 
-A :class:`bytearray` subclass, so it is mutable (``QDataStream(array, WriteOnly)``
+A ``bytearray`` subclass, so it is mutable (``QDataStream(array, WriteOnly)``
 writes into it, ``stream >> array`` fills it) and has the buffer protocol:
 ``socket.write(array)``, ``bytes(array)`` and ``memoryview(array)`` work. qlsock's own
-read methods keep returning plain :class:`bytes`.
+read methods keep returning plain ``bytes``.
 
 Where PySide6's ``QByteArray`` and a ``bytearray`` behave differently, this follows
-PySide6: indexing and iterating give one-byte :class:`bytes`, not ints; slices are
+PySide6: indexing and iterating give one-byte ``bytes``, not ints; slices are
 ``QByteArray``; ``str()`` is ``str(bytes)``; it is hashable; it compares equal to a
 ``str`` (as UTF-8) and ``== None`` is true of an empty array (``None`` converts to a
 null ``QByteArray`` in PySide6). Qt's null array (``QByteArray()``, or after
-``clear()``) is told from an empty one by :meth:`isNull`.
+``clear()``) is told from an empty one by ``isNull()``.
 
 Differences from PySide6, each a case PySide6 rejects or gets wrong:
 
 * negative indices count from the end (PySide6 raises IndexError);
 * ``in`` is a substring test (PySide6 compares single bytes, so ``b"ab" in x`` is
   always false there);
-* ``bytes + QByteArray`` gives :class:`bytes` (Python asks ``bytes`` first; PySide6
+* ``bytes + QByteArray`` gives ``bytes`` (Python asks ``bytes`` first; PySide6
   gives a QByteArray); the other ``+`` give a QByteArray, and ``str + QByteArray``
   a ``str``, as in PySide6;
 * ``hash(x) == hash(bytes(x))``, as ``x == bytes(x)`` requires (PySide6 hashes
@@ -27,7 +27,7 @@ Differences from PySide6, each a case PySide6 rejects or gets wrong:
   ``bytes`` separator for ``toHex``, a ``memoryview`` to construct, and
   ``fromRawData`` (broken in PySide6 6.11) with an optional size.
 
-Every :class:`bytearray` method stays available with Python's semantics (``find``,
+Every ``bytearray`` method stays available with Python's semantics (``find``,
 ``split``, ``decode``...); the Qt methods here are the ones programs use on socket
 data.
 """
@@ -35,12 +35,12 @@ data.
 from __future__ import annotations
 
 import base64
-import binascii
 import enum
 from collections.abc import Iterator
 from typing import Any, SupportsIndex
 
 from ..iodevice import coerce_size
+from .stringconverter import from_utf8
 
 __all__ = ["QByteArray"]
 
@@ -130,7 +130,8 @@ class QByteArray(bytearray):
                             f"not {type(data).__name__}")
 
     @classmethod
-    def _make(cls, data: bytes | bytearray, null: bool = False) -> QByteArray:
+    def _make(cls, data: bytes | bytearray, null: bool) -> QByteArray:
+        """A QByteArray of *data*, null if it is empty and *null* is true."""
         array = cls(data)
         array._null = null and not data
         return array
@@ -146,7 +147,7 @@ class QByteArray(bytearray):
     # -- size and null-ness -----------------------------------------------------------
 
     def data(self) -> bytes:
-        """The contents as :class:`bytes` (a copy)."""
+        """The contents as ``bytes`` (a copy)."""
         return bytes(self)
 
     def size(self) -> int:
@@ -173,8 +174,21 @@ class QByteArray(bytearray):
         return not self
 
     def isNull(self) -> bool:
-        """True for ``QByteArray()``, ``QByteArray(None)`` and after :meth:`clear`."""
+        """True for ``QByteArray()``, ``QByteArray(None)`` and after ``clear()``."""
         return self._null and not self
+
+    def reserve(self, size: int) -> None:
+        """Qt pre-allocates *size* bytes; Python's bytearray grows by itself, so this
+        only checks the argument (programs call it before appending a known length)."""
+        if isinstance(size, bool) or not isinstance(size, int):
+            raise TypeError(f"reserve() takes an int, not {type(size).__name__}")
+
+    def capacity(self) -> int:
+        """The size (Python's bytearray keeps its spare room to itself)."""
+        return len(self)
+
+    def squeeze(self) -> None:
+        """Nothing to release: see :meth:`capacity`."""
 
     def clear(self) -> None:
         """Empty the array and make it null (Qt)."""
@@ -202,7 +216,7 @@ class QByteArray(bytearray):
         return self
 
     def prepend(self, data: object, /) -> QByteArray:
-        """Insert *data* in front (as :meth:`append` takes it); returns the array."""
+        """Insert *data* in front (as ``append()`` takes it); returns the array."""
         if data is None:
             return self
         head = _as_bytes(data, "QByteArray.prepend()")
@@ -220,11 +234,11 @@ class QByteArray(bytearray):
         return QByteArray(self).append(other)
 
     def __radd__(self, other: object) -> str:
-        # Qt's QString + QByteArray: the bytes are read as UTF-8 (bad bytes become
-        # U+FFFD) and the result is a string. bytes/bytearray + QByteArray never get
-        # here: their own __add__ takes any buffer.
+        # Qt's QString + QByteArray: the bytes are read as UTF-8 (QString::fromUtf8)
+        # and the result is a string. bytes/bytearray + QByteArray never get here:
+        # their own __add__ takes any buffer.
         if isinstance(other, str):
-            return other + self.decode("utf-8", "replace")
+            return other + from_utf8(bytes(self))
         return NotImplemented
 
     # -- comparison and hashing -----------------------------------------------------------
@@ -269,7 +283,7 @@ class QByteArray(bytearray):
     # -- element access ---------------------------------------------------------------------
 
     def __getitem__(self, index: SupportsIndex | slice) -> Any:
-        """``x[i]`` is a one-byte :class:`bytes`; ``x[i:j]`` a QByteArray (null when
+        """``x[i]`` is a one-byte ``bytes``; ``x[i:j]`` a QByteArray (null when
         empty, as PySide6's)."""
         if isinstance(index, slice):
             return QByteArray._make(super().__getitem__(index), null=True)
@@ -284,7 +298,7 @@ class QByteArray(bytearray):
         self._null = False
 
     def __iter__(self) -> Iterator[bytes]:  # type: ignore[override]
-        """One-byte :class:`bytes`, as PySide6 iterates."""
+        """One-byte ``bytes``, as PySide6 iterates."""
         for byte in bytes(self):
             yield bytes((byte,))
 
@@ -360,12 +374,9 @@ class QByteArray(bytearray):
             # Six bits make no byte: Qt drops them.
             digits = digits[:-1]
         digits += b"=" * (-len(digits) % 4)
-        try:
-            if url:
-                return QByteArray(base64.urlsafe_b64decode(digits))
-            return QByteArray(base64.b64decode(digits))
-        except binascii.Error:  # pragma: no cover - the input was filtered and padded
-            return QByteArray()
+        if url:
+            return QByteArray(base64.urlsafe_b64decode(digits))
+        return QByteArray(base64.b64decode(digits))
 
     # -- searching --------------------------------------------------------------------------
 

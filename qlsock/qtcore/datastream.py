@@ -17,14 +17,18 @@ False and rolls the device back if a read ran short, so a message that has not f
 arrived on a socket is read again whole later (Qt's fortune client).
 
 The method names are PySide6's (``writeInt32``, ``readQString``...; PyQt's
-``readInt``/``writeInt`` and ``readUInt``/``writeUInt`` too). Where PySide6 differs,
-this module says so at the method. In short: ``<<`` takes ``str`` (QString), ``None``
-(a null QString) and bytes-like or ``QByteArray`` (QByteArray), and refuses numbers,
-which PySide6 turns into a ``QBitArray`` (``stream << 5`` writes five zero *bits*);
-``>>`` fills a ``QByteArray``/``bytearray`` in place and refuses what it cannot fill
-(PySide6 reads into a temporary and drops it); a ``float`` passed as an integer is a
-TypeError (PySide6 truncates it); ``QDataStream(bytes)`` reads (PySide6 6.11 raises
-ValueError); ``QVariant`` is not supported.
+``readInt``/``writeInt`` and ``readUInt``/``writeUInt`` too), and so are the results
+(``readBytes()`` gives None for an empty array, ``readRawData()`` None where Qt's
+returns -1). Where PySide6 differs, the method says so. In short: ``<<`` takes ``str``
+(QString), ``None`` (a null QString) and bytes-like or ``QByteArray`` (QByteArray),
+and refuses numbers, which PySide6 turns into a ``QBitArray`` (``stream << 5`` writes
+five zero *bits*); ``>>`` fills a ``QByteArray``/``bytearray`` in place and refuses
+what it cannot fill (PySide6 reads into a temporary and drops it); a ``float`` passed
+as an integer is a TypeError (PySide6 truncates it); ``writeQChar()`` writes the
+character's UTF-16 unit (PySide6, for a non-ASCII one, its first UTF-8 byte
+sign-extended); ``writeRawData(str)`` writes all of the UTF-8 (PySide6 cuts it to the
+number of characters); ``QDataStream(bytes)`` reads (PySide6 6.11 raises ValueError);
+``QVariant`` is not supported.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from __future__ import annotations
 import math
 import struct
 from collections.abc import Sequence
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 from .._log import qt_warning
 from ..enums import OpenModeFlag, _QtEnum
@@ -301,7 +305,7 @@ class QDataStream:
         return self._version
 
     def setVersion(self, v: int) -> None:
-        """Set the format version: a :attr:`Version` member or its number (Qt takes
+        """Set the format version: a ``Version`` member or its number (Qt takes
         any int)."""
         self._version = int(coerce_size(v, "QDataStream.setVersion()"))
 
@@ -335,12 +339,14 @@ class QDataStream:
         """
         if not self._end_transaction():
             return False
-        if self._transaction_depth == 0 and self._device is not None:
+        if self._transaction_depth == 0:
+            if self._device is None:
+                return False
             if self._status == Status.ReadPastEnd:
                 self._device.rollbackTransaction()
                 return False
             self._device.commitTransaction()
-        return self._status == Status.Ok and self._device is not None
+        return self._status == Status.Ok
 
     def rollbackTransaction(self) -> None:
         """Undo the reads since the outermost ``startTransaction()``; the status
@@ -371,7 +377,7 @@ class QDataStream:
     def isDeviceTransactionStarted(self) -> bool:
         return self._device is not None and self._device.isTransactionStarted()
 
-    # -- the two primitives: a block read, a checked write ---------------------------------
+    # -- reading and writing blocks -----------------------------------------------------------
 
     def _read_block(self, device: _Device, size: int) -> bytes | None:
         """Qt's ``readBlock()``: up to *size* bytes; ``ReadPastEnd`` if fewer came.
@@ -399,26 +405,24 @@ class QDataStream:
         if device.write(data) != len(data):
             self._status = Status.WriteFailed
 
-    def _read(self, code: str) -> int:
-        """One integer of the struct *code*'s width; 0 if it could not be read."""
+    def _unpack(self, code: str) -> Any:
+        """One value of the struct *code*; None if it could not be read."""
         if self._device is None:
-            return 0
+            return None
         fmt = self._structs[code]
         data = self._read_block(self._device, fmt.size)
         if data is None or len(data) != fmt.size:
-            return 0
-        value: int = fmt.unpack(data)[0]
-        return value
+            return None
+        return fmt.unpack(data)[0]
+
+    def _read(self, code: str) -> int:
+        """An integer; 0 if it could not be read (Qt's zero value)."""
+        value = self._unpack(code)
+        return 0 if value is None else int(value)
 
     def _read_real(self, code: str) -> float:
-        if self._device is None:
-            return 0.0
-        fmt = self._structs[code]
-        data = self._read_block(self._device, fmt.size)
-        if data is None or len(data) != fmt.size:
-            return 0.0
-        value: float = fmt.unpack(data)[0]
-        return value
+        value = self._unpack(code)
+        return 0.0 if value is None else float(value)
 
     def _pack(self, code: str, value: object, what: str) -> bytes:
         return self._structs[code].pack(_checked(code, value, what))
@@ -707,7 +711,9 @@ class QDataStream:
     readString = readQString
 
     def writeQChar(self, c: str, /) -> None:
-        """One UTF-16 unit (a character of the Basic Multilingual Plane)."""
+        """One UTF-16 unit (a character of the Basic Multilingual Plane), as Qt's
+        ``operator<<(QChar)``. PySide6 gets non-ASCII characters wrong (it writes the
+        first UTF-8 byte, sign-extended: ``0xFFC3`` for ``é``)."""
         if not isinstance(c, str) or len(c) != 1 or ord(c) > 0xFFFF:
             raise ValueError(f"QDataStream.writeQChar() takes one UTF-16 character, not {c!r}")
         self._write(self._structs["H"].pack(ord(c)))
@@ -718,8 +724,6 @@ class QDataStream:
     def writeQStringList(self, strings: Sequence[str], /) -> None:
         """The count, then each string."""
         items = [_str_arg(item, "QDataStream.writeQStringList()") for item in strings]
-        if self._device is None or self._status != Status.Ok:
-            return
         prefix = self._size_prefix(len(items))
         if prefix is None:
             return

@@ -2,11 +2,14 @@
 
 Reading pulls what the device has (up to 16 KiB at a time) and decodes it with the
 stream's encoding, UTF-8 unless set; bytes of a character that has not fully
-arrived wait for the rest. ``readLine()`` returns a line without its ``\\n`` (or
-``\\r\\n``); on a socket, like Qt, it also returns the start of a line whose end has
-not arrived yet, consuming it: check ``canReadLine()`` on the socket first. The first
-bytes read pick the encoding if they begin with a byte order mark
-(``setAutoDetectUnicode(False)`` turns that off), and an initial BOM is not returned.
+arrived wait for the rest (``qlsock.qtcore.stringconverter`` has Qt's decoders). ``readLine()``
+returns a line without its ``\\n`` (or ``\\r\\n``); on a socket, like Qt, it also
+returns the start of a line whose end has not arrived yet, consuming it: check
+``canReadLine()`` on the socket first. Lengths (``read(n)``, ``readLine(maxlen)``)
+count UTF-16 units, as Qt's do, so a character beyond U+FFFF counts two and can be
+cut in two (whose halves PySide6 drops, and so does this). The first bytes read
+pick the encoding if they begin with a byte order mark (``setAutoDetectUnicode(False)``
+turns that off), and an initial BOM is not returned.
 
 Writing collects text and encodes it when ``flush()`` is called, when more than
 16 KiB is waiting, when the device is about to close, and when the stream is
@@ -21,16 +24,12 @@ integers); ``QTextStream(bytes)`` reads (PySide6 raises ValueError);
 ``readLineInto()`` works (PySide6's cannot be called). Not supported: the formatting
 options (field width, number base, precision, padding, locale), ``pos()``/``seek()``,
 ``>>`` into anything but a ``QByteArray``/``bytearray`` (PySide6's only ``>>`` too),
-and a ``str`` buffer (PySide6 cannot make one either). Text that is not valid
-becomes U+FFFD byte by byte in UTF-8, as Qt does, except that Qt may count
-differently for a bad sequence cut between two reads; unpaired surrogates are
-dropped on reading UTF-16/32 (as PySide6's conversion to ``str`` drops them) and
-written as U+FFFD (UTF-8/32) or as they are (UTF-16).
+and a ``str`` buffer (PySide6 cannot make one either); ``setEncoding()`` in the middle
+of a byte array leaves what was decoded as it was (Qt decodes it again).
 """
 
 from __future__ import annotations
 
-import codecs
 import enum
 import sys
 import unicodedata
@@ -43,6 +42,14 @@ from ..enums import OpenModeFlag, _QtEnum
 from ..iodevice import QIODevice, coerce_size
 from ._buffer import ByteArrayBuffer, open_target
 from .bytearray import QByteArray
+from .stringconverter import (
+    Decoder,
+    QStringConverter,
+    encode,
+    encoding_for_data,
+    from_units,
+    from_utf8,
+)
 
 __all__ = ["QStringConverter", "QTextStream"]
 
@@ -51,157 +58,15 @@ __all__ = ["QStringConverter", "QTextStream"]
 _BUFFER_SIZE = 16384
 
 
-class QStringConverter:
-    """The part of Qt's ``QStringConverter`` the text stream takes: its encodings."""
-
-    class Encoding(_QtEnum):
-        Utf8 = 0
-        Utf16 = 1
-        Utf16LE = 2
-        Utf16BE = 3
-        Utf32 = 4
-        Utf32LE = 5
-        Utf32BE = 6
-        Latin1 = 7
-        System = 8
-
-    Utf8 = Encoding.Utf8
-    Utf16 = Encoding.Utf16
-    Utf16LE = Encoding.Utf16LE
-    Utf16BE = Encoding.Utf16BE
-    Utf32 = Encoding.Utf32
-    Utf32LE = Encoding.Utf32LE
-    Utf32BE = Encoding.Utf32BE
-    Latin1 = Encoding.Latin1
-    System = Encoding.System
-
-
-QStringConverter.Encoding._qt_owner = "QStringConverter"
-_Encoding = QStringConverter.Encoding
-_HOST = "le" if sys.byteorder == "little" else "be"
-
-# Python codec names. Qt's Utf16/Utf32 read a BOM's byte order, else the host's,
-# and write the host's; System is UTF-8 on the platforms qlsock runs on.
-_DECODERS: dict[QStringConverter.Encoding, str] = {
-    _Encoding.Utf8: "utf-8", _Encoding.System: "utf-8", _Encoding.Latin1: "latin-1",
-    _Encoding.Utf16: "utf-16", _Encoding.Utf16LE: "utf-16-le", _Encoding.Utf16BE: "utf-16-be",
-    _Encoding.Utf32: "utf-32", _Encoding.Utf32LE: "utf-32-le", _Encoding.Utf32BE: "utf-32-be",
-}
-_ENCODERS = dict(_DECODERS)
-_ENCODERS[_Encoding.Utf16] = f"utf-16-{_HOST}"
-_ENCODERS[_Encoding.Utf32] = f"utf-32-{_HOST}"
-_BOMS: dict[QStringConverter.Encoding, bytes] = {
-    encoding: "\ufeff".encode(codec) for encoding, codec in _ENCODERS.items()
-    if encoding != _Encoding.Latin1
-}
-
-
 class _Delimiter(enum.Enum):
     SPACE = 0
     NOT_SPACE = 1
     END_OF_LINE = 2
 
 
-def _qt_decode_error(exc: UnicodeError) -> tuple[str, int]:
-    """Qt's decoders' answer to bytes that are not text.
-
-    UTF-8: each byte of a bad sequence becomes one U+FFFD (Qt restarts after the
-    first byte). UTF-16/32: an unpaired surrogate is dropped, as PySide6 drops it
-    converting Qt's string to ``str``; a UTF-32 value beyond U+10FFFF is U+FFFD.
-    """
-    if not isinstance(exc, UnicodeDecodeError):
-        raise exc
-    if exc.encoding.startswith("utf-16"):
-        return "", exc.end
-    if exc.encoding.startswith("utf-32"):
-        return ("" if "surrogate" in exc.reason else "\ufffd"), exc.end
-    return "\ufffd", exc.start + 1
-
-
-def _qt_encode_error(exc: UnicodeError) -> tuple[str | bytes, int]:
-    """Qt's encoders' answer to characters they cannot write.
-
-    Latin-1: ``?`` for each UTF-16 unit. UTF-16: an unpaired surrogate as it is.
-    UTF-8/32: U+FFFD.
-    """
-    if not isinstance(exc, UnicodeEncodeError):
-        raise exc
-    bad = exc.object[exc.start:exc.end]
-    if exc.encoding.startswith("utf-16"):
-        return bad.encode(exc.encoding, "surrogatepass"), exc.end
-    if exc.encoding in ("latin-1", "latin_1", "iso8859-1"):
-        return "".join("??" if ord(c) > 0xFFFF else "?" for c in bad), exc.end
-    return "\ufffd" * len(bad), exc.end
-
-
-codecs.register_error("qlsock.qt-decode", _qt_decode_error)
-codecs.register_error("qlsock.qt-encode", _qt_encode_error)
-
-
-class _Decoder:
-    """An incremental decoder that, as Qt's, drops a byte order mark at the start.
-
-    Qt's Utf16 and Utf32 take the byte order from a BOM and else use the host's;
-    Python's auto-detecting codecs insist on the BOM, so the first unit picks a
-    fixed-order codec here.
-    """
-
-    def __init__(self, encoding: QStringConverter.Encoding) -> None:
-        codec = _DECODERS[encoding]
-        self._unit = {"utf-16": 2, "utf-32": 4}.get(codec, 0)
-        self._pending = b""
-        self._decode = None if self._unit else self._make(codec)
-        self._at_start = codec != "latin-1"
-
-    @staticmethod
-    def _make(codec: str) -> Callable[[bytes], str]:
-        decode: Callable[[bytes], str] = \
-            codecs.getincrementaldecoder(codec)("qlsock.qt-decode").decode
-        return decode
-
-    def _pick_byte_order(self, head: bytes) -> str:
-        name = "utf-16" if self._unit == 2 else "utf-32"
-        if head == "\ufeff".encode(f"{name}-be"):
-            return f"{name}-be"
-        if head == "\ufeff".encode(f"{name}-le"):
-            return f"{name}-le"
-        return f"{name}-{_HOST}"
-
-    def decode(self, data: bytes) -> str:
-        if self._decode is None:
-            self._pending += data
-            if len(self._pending) < self._unit:
-                return ""
-            data, self._pending = self._pending, b""
-            self._decode = self._make(self._pick_byte_order(data[:self._unit]))
-        text = self._decode(data)
-        if self._at_start and text:
-            self._at_start = False
-            if text[0] == "\ufeff":
-                return text[1:]
-        return text
-
-
-def _encoding_for_data(data: bytes) -> QStringConverter.Encoding | None:
-    """``QStringConverter::encodingForData()``: the encoding a BOM names, if any."""
-    if len(data) > 3:
-        if data[:4] == b"\x00\x00\xfe\xff":
-            return _Encoding.Utf32BE
-        if data[:4] == b"\xff\xfe\x00\x00":
-            return _Encoding.Utf32LE
-    if len(data) > 2 and data[:3] == b"\xef\xbb\xbf":
-        return _Encoding.Utf8
-    if len(data) > 1:
-        if data[:2] == b"\xfe\xff":
-            return _Encoding.Utf16BE
-        if data[:2] == b"\xff\xfe":
-            return _Encoding.Utf16LE
-    return None
-
-
 def _is_space(ch: str) -> bool:
     """``QChar::isSpace()``: tab to carriage return, space, and Unicode separators
-    (narrower than :meth:`str.isspace`, which takes U+001C..U+001F too)."""
+    (narrower than ``str.isspace()``, which takes U+001C..U+001F too)."""
     if ch == " " or "\t" <= ch <= "\r":
         return True
     return ch > "\x7f" and (ch in "\x85\xa0" or unicodedata.category(ch) in ("Zs", "Zl", "Zp"))
@@ -265,8 +130,8 @@ class QTextStream:
     def _reset(self) -> None:
         """Qt's ``QTextStreamPrivate::reset()`` and ``resetReadBuffer()``."""
         self._status = Status.Ok
-        self._encoding = _Encoding.Utf8
-        self._decoder = _Decoder(self._encoding)
+        self._encoding = QStringConverter.Utf8
+        self._decoder = Decoder(self._encoding)
         self._auto_detect = True
         self._generate_bom = False
         # Whether the encoder writes a BOM before its first output: set when it is
@@ -348,11 +213,11 @@ class QTextStream:
     def setEncoding(self, encoding: int) -> None:
         """Decode and encode with *encoding* from now on (bytes already decoded stay
         as they were; Qt decodes a random-access device's again)."""
-        encoding = _Encoding(coerce_size(encoding, "QTextStream.setEncoding()"))
+        encoding = QStringConverter.Encoding(coerce_size(encoding, "QTextStream.setEncoding()"))
         if encoding == self._encoding:
             return
         self._encoding = encoding
-        self._decoder = _Decoder(encoding)
+        self._decoder = Decoder(encoding)
         self._encoder_bom = self._generate_bom and not self._has_written
 
     def autoDetectUnicode(self) -> bool:
@@ -388,7 +253,7 @@ class QTextStream:
         elif isinstance(value, float):
             text = _format_real(value)
         elif isinstance(value, (bytes, bytearray, memoryview)):
-            text = bytes(value).decode("utf-8", "qlsock.qt-decode")
+            text = from_utf8(bytes(value))
         elif value is None:
             text = ""
         else:
@@ -412,10 +277,8 @@ class QTextStream:
         text = "".join(self._write_buffer)
         self._write_buffer.clear()
         self._write_size = 0
-        data = text.encode(_ENCODERS[self._encoding], "qlsock.qt-encode")
-        if self._encoder_bom:
-            data = _BOMS.get(self._encoding, b"") + data
-            self._encoder_bom = False
+        data = encode(text, self._encoding, self._encoder_bom)
+        self._encoder_bom = False
         self._has_written = True
         written = self._device.write(data)
         if written != len(data):
@@ -424,11 +287,20 @@ class QTextStream:
     # -- reading ----------------------------------------------------------------------------
 
     def _fill_read_buffer(self) -> bool:
-        """Read what the device has (16 KiB at most) and decode it; False if it had
+        """Read what the device has (16 KiB at most) into the read buffer; False if it
+        had nothing."""
+        text = self._read_chunk()
+        if text is None:
+            return False
+        self._read_buffer += text
+        return True
+
+    def _read_chunk(self) -> str | None:
+        """Read what the device has (16 KiB at most) and decode it; None if it had
         nothing. Qt reads past the device's Text mode and drops ``\\r`` itself."""
         device = self._device
         if device is None:
-            return False
+            return None
         text_mode = device.isTextModeEnabled()
         if text_mode:
             device.setTextModeEnabled(False)
@@ -436,25 +308,22 @@ class QTextStream:
         if text_mode:
             device.setTextModeEnabled(True)
         if not data:
-            return False
+            return None
         if self._auto_detect:
             self._auto_detect = False
-            detected = _encoding_for_data(data)
+            detected = encoding_for_data(data)
             if detected is not None:
                 self._encoding = detected
-                self._decoder = _Decoder(detected)
+                self._decoder = Decoder(detected)
                 self._encoder_bom = False
         text = self._decoder.decode(data)
-        if text_mode:
-            text = text.replace("\r", "")
-        self._read_buffer += text
-        return True
+        return text.replace("\r", "") if text_mode else text
 
     def _scan(self, maxlen: int, delimiter: _Delimiter) -> tuple[int, int] | None:
         """Qt's ``QTextStreamPrivate::scan()``: find the next token ending at
         *delimiter* in at most *maxlen* characters (0: no limit), reading more from
         the device as needed. Returns its offset and length, and sets how much the
-        next :meth:`_consume_last_token` consumes; None if there is nothing."""
+        next ``_consume_last_token()`` consumes; None if there is nothing."""
         total = 0
         delimiter_size = 0
         consume_delimiter = False
@@ -510,13 +379,21 @@ class QTextStream:
             self._read_offset = 0
 
     def _read(self, maxlen: int) -> str:
-        while len(self._read_buffer) - self._read_offset < maxlen and self._fill_read_buffer():
-            pass
+        # Joined once: appending chunk by chunk would copy the buffer for each one.
+        chunks = [self._read_buffer]
+        available = len(self._read_buffer) - self._read_offset
+        while available < maxlen:
+            text = self._read_chunk()
+            if text is None:
+                break
+            chunks.append(text)
+            available += len(text)
+        self._read_buffer = "".join(chunks)
         start = self._read_offset
         self._last_token = min(maxlen, len(self._read_buffer) - start)
         text = self._read_buffer[start:start + self._last_token]
         self._consume_last_token()
-        return text
+        return from_units(text)
 
     def atEnd(self) -> bool:
         """True when nothing decoded is left and the device is at its end (for a
@@ -534,7 +411,7 @@ class QTextStream:
         return self.readLineInto(maxlen)[1]
 
     def readLineInto(self, maxlen: int | None = None) -> tuple[bool, str]:
-        """``(True, line)`` as :meth:`readLine` reads it, ``(False, "")`` when there is
+        """``(True, line)`` as ``readLine()`` reads it, ``(False, "")`` when there is
         no more text."""
         size = 0 if maxlen is None else coerce_size(maxlen, "QTextStream.readLine()")
         if not self._check_device():
@@ -545,7 +422,7 @@ class QTextStream:
         start, length = token
         line = self._read_buffer[start:start + length]
         self._consume_last_token()
-        return True, line
+        return True, from_units(line)
 
     def read(self, maxlen: int) -> str:
         """Up to *maxlen* characters of what has arrived."""
@@ -582,7 +459,7 @@ class QTextStream:
             data, null = b"", True
         else:
             start, length = token
-            data = self._read_buffer[start:start + length].encode("utf-8", "qlsock.qt-encode")
+            data = from_units(self._read_buffer[start:start + length]).encode("utf-8")
             null = False
             self._consume_last_token()
         if isinstance(target, QByteArray):
