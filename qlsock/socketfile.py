@@ -363,6 +363,11 @@ def _listening(address: bytes | str, backlog: int) -> socket.socket:
 
 
 def _probe_connect(full: str, address: bytes, missing: ServerStatus) -> Probe:
+    # A listening socket bound at the path is live: said without connecting to it, so
+    # that a probe (and a failed listen() wording its error) is no spurious
+    # connection of that server's. Otherwise a non-blocking connect decides.
+    if not address.startswith(b"\0") and _kernel_state(full) == _KERNEL_LISTENING:
+        return Probe(ServerStatus.LIVE, full, f"a server is listening at {full}")
     sock = socket.socket(socket.AF_UNIX, _FLAGS)
     try:
         sock.setblocking(False)
@@ -377,7 +382,7 @@ def _probe_connect(full: str, address: bytes, missing: ServerStatus) -> Probe:
     if err == errno.ECONNREFUSED:
         if missing is ServerStatus.ABSENT:
             return Probe(ServerStatus.ABSENT, full, f"no server has the abstract name {full!r}")
-        if _bound_in_kernel(full):
+        if _kernel_state(full) is not None:
             return Probe(ServerStatus.LIVE, full,
                          f"a socket is bound at {full} but not (yet) listening")
         return Probe(ServerStatus.STALE, full,
@@ -389,24 +394,35 @@ def _probe_connect(full: str, address: bytes, missing: ServerStatus) -> Probe:
                  f"cannot tell whether a server listens at {full}: {os.strerror(err)}")
 
 
-def _bound_in_kernel(full: str) -> bool:
-    """Whether an open socket is bound at path *full* (Linux's ``/proc/net/unix``).
+#: /proc/net/unix's flag of a listening socket (``__SO_ACCEPTCON``).
+_ACCEPTCON = 0x10000
+_KERNEL_LISTENING = "listening"
+_KERNEL_BOUND = "bound"
 
-    A refused connect alone cannot tell a dead server's file from one a server
-    has bound but not yet made listening (microseconds between ``bind()`` and
-    ``listen()``); only the dead one's socket is gone from the kernel's table.
-    Elsewhere, or when the table cannot be read, False: the connect decides.
+
+def _kernel_state(full: str) -> str | None:
+    """Whether an open socket is bound at path *full*, listening or not (Linux's
+    ``/proc/net/unix``); None when none is, or the table cannot be read.
+
+    A refused connect alone cannot tell a dead server's file from one a server has
+    bound but not yet made listening (microseconds between ``bind()`` and
+    ``listen()``); only the dead one's socket is gone from the kernel's table. A
+    socket bound by a relative path is listed under that path and not found here:
+    the connect then decides.
     """
+    state = None
     try:
         with open("/proc/net/unix", encoding="utf-8", errors="surrogateescape") as table:
             next(table, None)
             for line in table:
                 fields = line.rstrip("\n").split(None, 7)
                 if len(fields) == 8 and fields[7] == full:
-                    return True
-    except OSError:
-        return False
-    return False
+                    if int(fields[3], 16) & _ACCEPTCON:
+                        return _KERNEL_LISTENING
+                    state = _KERNEL_BOUND
+    except (OSError, ValueError):
+        return None
+    return state
 
 
 def _listen_failure(exc: OSError, full: str, *, abstract: bool) -> ListenError:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 
+import gevent
 import pytest
 
 from qlsock import (
@@ -260,3 +261,21 @@ def test_accepted_sockets_carry_the_servers_names_with_access_options(tmpdir_env
     assert (peer.serverName(), peer.fullServerName()) == ("named", tmpdir_env + "/named")
     client.abort()
     server.close()
+
+
+def test_probing_a_live_server_does_not_connect_to_it(tmpdir_env: str) -> None:
+    """A failed listen() wording its error, and probe(), tell a live server by the
+    kernel's table: the server sees no connection (Qt's listen() makes none either)."""
+    live = QLocalServer()
+    assert live.listen("held")
+    seen: list[object] = []
+    live.newConnection.connect(lambda: seen.append(live.nextPendingConnection()))
+    second = QLocalServer()
+    assert not second.listen("held")
+    assert "a server is listening" in second.errorString()
+    assert probe("held").status is ServerStatus.LIVE
+    assert remove_stale("held").status is ServerStatus.LIVE
+    gevent.sleep(0.05)
+    assert seen == []
+    assert not live.hasPendingConnections()
+    live.close()
