@@ -172,3 +172,30 @@ def test_pyqt_spellings() -> None:
     sender.changed.emit(4)
     assert sender.seen == 4
     assert sender.bare_called
+
+
+def test_delete_later_closes_sockets_and_servers(app: Any, tmpdir_env: str) -> None:
+    """deleteLater on a server closes it (its file goes) and aborts its children, as
+    Qt's destructors do; destroyed is emitted for each."""
+    from qlsock.QtNetwork import QLocalServer, QLocalSocket
+
+    server = QLocalServer()
+    assert server.listen("gone")
+    client = QLocalSocket()
+    client.connectToServer("gone")
+    assert server.waitForNewConnection(2000) == (True, False)
+    accepted = server.nextPendingConnection()
+    assert accepted is not None
+    assert accepted.parent() is server
+    destroyed: list[str] = []
+    server.destroyed.connect(lambda *_: destroyed.append("server"))
+    accepted.destroyed.connect(lambda *_: destroyed.append("socket"))
+    server.deleteLater()
+    assert server.isListening()  # not yet: on a later pass of the hub
+    QtCore.QTimer.singleShot(50, app.quit)
+    app.exec()
+    assert destroyed == ["server", "socket"]
+    assert not server.isListening()
+    assert not os.path.exists(os.path.join(tmpdir_env, "gone"))
+    assert accepted.state() == QLocalSocket.UnconnectedState
+    assert client.waitForDisconnected(2000)
