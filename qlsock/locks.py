@@ -112,8 +112,15 @@ def name_lock(full: str, timeout: float | None) -> Iterator[None]:
 def _acquire(dirfd: int, name: str, full: str, deadline: float | None) -> int:
     delay = 0.001
     while True:
-        fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
-                     dir_fd=dirfd)
+        try:
+            fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
+                         dir_fd=dirfd)
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise
+            raise UnsafeLockDirectory(
+                f"{os.path.join(lock_directory(), name)}, the lock file for {full}, is a "
+                "symbolic link: qlsock will not follow it; remove it") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

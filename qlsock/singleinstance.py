@@ -318,14 +318,16 @@ class SingleInstance:
             while conn.bytesToWrite() and conn.waitForBytesWritten(_msecs(deadline)):
                 pass
         except (_Dropped, ValueError) as exc:
+            # The text, not the exception: a handler that keeps records (pytest's,
+            # a MemoryHandler) would keep the connection alive through it.
             logger.warning("SingleInstance %s: dropped a connection: %s",
-                           self.full_server_name, exc)
+                           self.full_server_name, str(exc))
             return
         except Exception as exc:
             # Whatever a peer sends ends here, not in the hub: one warning, and that
             # peer is dropped while the primary keeps serving.
             logger.warning("SingleInstance %s: dropped a connection: %s: %s",
-                           self.full_server_name, type(exc).__name__, exc)
+                           self.full_server_name, type(exc).__name__, str(exc))
             return
         finally:
             # Also when close() kills this greenlet mid-wait.

@@ -167,6 +167,8 @@ def _start_time(pid: int) -> str | None:
         return "?"
     # The command name (field 2) is in parentheses and may hold spaces or ')'.
     fields = text[text.rfind(b")") + 2:].split()
+    if fields[:1] in ([b"Z"], [b"X"]):
+        return None  # exited, not yet reaped by its parent: gone all the same
     return fields[19].decode() if len(fields) > 19 else "?"
 
 
