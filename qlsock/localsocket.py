@@ -145,6 +145,34 @@ class QLocalSocket(SocketStyle, QIODevice):
 
     _qt_class = "QLocalSocket"
 
+    # What most sockets never change lives on the class, and an instance holds it only
+    # once it changes: CPython shares one key table among the instances of a class
+    # while they hold at most 30 attributes, and a socket past that costs over a
+    # kilobyte more (a server holds thousands).
+    _error = LocalSocketError.UnknownSocketError
+    _server_name = ""
+    _full_server_name = ""
+    _options = LocalSocketOption.NoOptions
+    _read_buffer_size = 0
+    _inner_open = False
+    # The greenlets in waitForReadyRead, waitForBytesWritten and waitForDisconnected:
+    # one of each may wait at once (full duplex).
+    _reader: Any = None
+    _writer: Any = None
+    _closer: Any = None
+    # The connection ended in the background, and no waitForDisconnected has been
+    # told yet.
+    _gone_unseen = False
+    # Released from a server's children when the connection ended.
+    _released = False
+    # The transport whose end (end of stream, a failed send) is being reported:
+    # nothing reads from it any more, and its end is reported once.
+    _ending: IStreamTransport | None = None
+    _attempt: _Attempt | None = None
+    # The last name debug records used: Qt clears the names before the final
+    # stateChanged, and a record without a name helps nobody.
+    _log_name = "(no name)"
+
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         # Qt 5's error: the getter and another name for errorOccurred (SignalAlias).
@@ -156,13 +184,7 @@ class QLocalSocket(SocketStyle, QIODevice):
         self._transport: IStreamTransport | None = None
         self._interest = 0
         self._wbuf = WriteBuffer()
-        self._error = LocalSocketError.UnknownSocketError
-        self._server_name = ""
-        self._full_server_name = ""
-        self._options = LocalSocketOption.NoOptions
-        self._read_buffer_size = 0
         self._reading_paused = False
-        self._inner_open = False
         self._in_ready_read = False
         self._in_bytes_written = False
         # True while the kernel holds more than one recv() takes (a fast sender):
@@ -170,11 +192,6 @@ class QLocalSocket(SocketStyle, QIODevice):
         self._read_ahead = False
         # True while queued for the engine's reconcile by writeData().
         self._write_owed = False
-        # The greenlets in waitForReadyRead, waitForBytesWritten and
-        # waitForDisconnected: one of each may wait at once (full duplex).
-        self._reader: Any = None
-        self._writer: Any = None
-        self._closer: Any = None
         # Bytes ever put into the read buffer, and how many of them a readyRead
         # emission or a waitForReadyRead has reported: what came in between (read
         # by the hub while the blocking-style greenlet was busy) makes its next
@@ -186,18 +203,6 @@ class QLocalSocket(SocketStyle, QIODevice):
         # emission reported make the next waitForBytesWritten return at once.
         self._sent = 0
         self._sent_reported = 0
-        # The connection ended in the background, and no waitForDisconnected has
-        # been told yet.
-        self._gone_unseen = False
-        # Released from a server's children when the connection ended.
-        self._released = False
-        # The transport whose end (end of stream, a failed send) is being reported:
-        # nothing reads from it any more, and its end is reported once.
-        self._ending: IStreamTransport | None = None
-        self._attempt: _Attempt | None = None
-        # The last name debug records used: Qt clears the names before the final
-        # stateChanged, and a record without a name helps nobody.
-        self._log_name = "(no name)"
 
     def __repr__(self) -> str:
         name = self._full_server_name or self._server_name
@@ -463,12 +468,15 @@ class QLocalSocket(SocketStyle, QIODevice):
         self._wbuf.clear()
         self._reading_paused = False
         self._inner_open = True
-        self._error = LocalSocketError.UnknownSocketError
+        if self._error is not LocalSocketError.UnknownSocketError:
+            self._error = LocalSocketError.UnknownSocketError
         self._error_string = ""
         self._reported = self._arrived
         self._sent_reported = self._sent
-        self._gone_unseen = False
-        self._ending = None
+        if self._gone_unseen:
+            self._gone_unseen = False
+        if self._ending is not None:
+            self._ending = None
         transport.start(self._on_events)
         if self._released:
             # An accepted socket whose connection ended, connected anew.

@@ -40,14 +40,19 @@ class QObject:
     #: ``objectNameChanged(name)``.
     objectNameChanged = Signal(str)
 
+    # Defaults on the class, set on an instance only when they change: CPython shares
+    # one key table among instances of a class only while they hold at most 30
+    # attributes, and a socket past that costs over a kilobyte more.
+    _parent: QObject | None = None
+    # Strong references: a parent keeps its children alive, as Qt's owns them. A dict
+    # (ordered, O(1) removal: a server may have thousands of connections), made when
+    # the first child comes.
+    _children: dict[QObject, None] | None = None
+    _object_name = ""
+    _signals_blocked = False
+    _deleted = False
+
     def __init__(self, parent: QObject | None = None) -> None:
-        self._parent: QObject | None = None
-        # Strong references: a parent keeps its children alive, as Qt's owns them. A
-        # dict (ordered, O(1) removal): a server may have thousands of connections.
-        self._children: dict[QObject, None] = {}
-        self._object_name = ""
-        self._signals_blocked = False
-        self._deleted = False
         if parent is not None:
             self.setParent(parent)
 
@@ -79,22 +84,25 @@ class QObject:
             ancestor = ancestor._parent
         old = self._parent
         if old is not None:
-            old._children.pop(self, None)
+            old._release_child(self)
         self._parent = parent
         if parent is not None:
-            parent._children[self] = None
+            parent._keep_child(self)
 
     def children(self) -> list[QObject]:
         """The children, oldest first (a copy)."""
-        return list(self._children)
+        return list(self._children or ())
 
     def _release_child(self, child: QObject) -> None:
         """Stop keeping *child* (an accepted connection that ended, a deleted object);
         it keeps its parent pointer."""
-        self._children.pop(child, None)
+        if self._children is not None:
+            self._children.pop(child, None)
 
     def _keep_child(self, child: QObject) -> None:
         """Keep *child* again (an accepted socket released, then connected anew)."""
+        if self._children is None:
+            self._children = {}
         self._children[child] = None
 
     def findChild(self, kind: type[_T], name: str = "") -> _T | None:
@@ -108,7 +116,7 @@ class QObject:
         return list(self._descendants(kind, name))
 
     def _descendants(self, kind: type[_T], name: str) -> Iterator[_T]:
-        for child in list(self._children):
+        for child in list(self._children or ()):
             if isinstance(child, kind) and (not name or child._object_name == name):
                 yield child
             yield from child._descendants(kind, name)
@@ -149,10 +157,10 @@ class QObject:
             try:
                 self.destroyed.emit(self)
             finally:
-                for child in list(self._children):
+                for child in list(self._children or ()):
                     child._deleted = True
                     child._delete_now()
-                self._children.clear()
+                self._children = None
                 parent = self._parent
                 if parent is not None:
                     parent._release_child(self)

@@ -94,7 +94,9 @@ class Watched:
         self._func: Callable[[Any, int], Any] | None = None
         self._interest = 0
         self._pending = 0
-        self._waits: list[_Wait] = []
+        # Made by the first wait: most descriptors are never waited on (a list is
+        # 56 bytes per connection).
+        self._waits: list[_Wait] | None = None
         self._queued = False
         # True while queued for the engine's reconcile (see _set_interest).
         self._owed = False
@@ -135,7 +137,7 @@ class Watched:
     def wake(self) -> None:
         """Make every waiting greenlet look again (called from a greenlet)."""
         run_callback = self._engine.loop.run_callback
-        for wait in self._waits:
+        for wait in self._waits or ():
             run_callback(wait.waiter.switch, None)
 
     def _set_interest(self, read: bool, write: bool) -> None:
@@ -173,7 +175,7 @@ class Watched:
 
     def _waited(self) -> int:
         mask = 0
-        for wait in self._waits:
+        for wait in self._waits or ():
             mask |= wait.mask
         return mask
 
@@ -271,6 +273,8 @@ class Watched:
             timeout = max(timeout, 0.0)
             wait = _Wait(mask, monotonic() + timeout)
         waits = self._waits
+        if waits is None:
+            waits = self._waits = []
         waits.append(wait)
         timer = None
         try:
@@ -312,7 +316,7 @@ class Watched:
         # Runs in the hub. The timer may outlive the waits it was started for: it
         # wakes the timed waits still there, and each checks its own deadline.
         # A wait woken before its own deadline waits again, with the timer re-armed.
-        waits = self._waits
+        waits = self._waits or []
         for wait in tuple(waits):
             if wait.deadline is not None and wait in waits:
                 wait.waiter.switch(None)
