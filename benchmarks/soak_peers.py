@@ -261,6 +261,10 @@ class SoakServer:
             if self.consume(conn, check, data) and conn.state() == _CONNECTED:
                 conn.write(data)
                 self.stats["echoed"] += len(data)
+        if conn.state() != _UNCONNECTED:
+            # The client ended first while echoes were still queued: they drain in
+            # Closing (a peer may only have shut down its writing side).
+            conn.waitForDisconnected(WAIT_MS)
         self.blocking_live -= 1
         self.ended(conn)
 
