@@ -62,3 +62,21 @@ def test_getting_started_clients_talk_to_its_server(tmp_path: Path, tmpdir_env: 
     finally:
         server.send_signal(signal.SIGTERM)
         server.communicate(timeout=20)
+
+
+def test_the_readme_renders_on_a_package_index() -> None:
+    """No relative link or image: a package index shows README.md without the files
+    beside it (paths are named in code font instead)."""
+    readme = (DOCS.parent / "README.md").read_text()
+    targets = re.findall(r"\]\(([^)]+)\)", readme)
+    assert targets, "the README has no links at all?"
+    assert [t for t in targets if not t.startswith(("https://", "http://", "#"))] == []
+
+
+def test_the_readme_gevent_example_runs(tmp_path: Path, tmpdir_env: str) -> None:
+    [program] = [b for b in re.findall(r"```python\n(.*?)```",
+                                       (DOCS.parent / "README.md").read_text(), re.S)
+                 if "recv_exactly" in b]
+    done = run(program, tmp_path, "readme_gevent.py")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "b'HELLO'\n"
