@@ -14,6 +14,7 @@ prints them: ``QLocalSocket.ConnectionRefusedError``, and
 from __future__ import annotations
 
 import enum
+from typing import TypeAlias
 
 __all__ = [
     "LocalServerSocketOption",
@@ -21,6 +22,7 @@ __all__ = [
     "LocalSocketOption",
     "LocalSocketState",
     "OpenModeFlag",
+    "QIODeviceBase",
     "SocketError",
     "SocketState",
 ]
@@ -167,3 +169,22 @@ LocalSocketState._qt_owner = "QLocalSocket"
 OpenModeFlag._qt_owner = "QIODevice"
 LocalSocketOption._qt_owner = "QLocalSocket"
 LocalServerSocketOption._qt_owner = "QLocalServer"
+
+
+class QIODeviceBase:
+    """``QIODeviceBase``: the open-mode members that QIODevice, QDataStream and
+    QTextStream share in Qt (``QIODevice.ReadOnly``, ``QDataStream.WriteOnly``...),
+    spelled out so that type checkers see them as well as the interpreter."""
+
+    OpenModeFlag: TypeAlias = OpenModeFlag
+    OpenMode: TypeAlias = OpenModeFlag
+    NotOpen = OpenModeFlag.NotOpen
+    ReadOnly = OpenModeFlag.ReadOnly
+    WriteOnly = OpenModeFlag.WriteOnly
+    ReadWrite = OpenModeFlag.ReadWrite
+    Append = OpenModeFlag.Append
+    Truncate = OpenModeFlag.Truncate
+    Text = OpenModeFlag.Text
+    Unbuffered = OpenModeFlag.Unbuffered
+    NewOnly = OpenModeFlag.NewOnly
+    ExistingOnly = OpenModeFlag.ExistingOnly

@@ -12,13 +12,13 @@ to the ``qlsock`` logger. A wrong argument *type* raises :class:`TypeError`.
 from __future__ import annotations
 
 import operator
-from typing import Any, TypeAlias
+from typing import Any
 
 from zope.interface import implementer
 
 from ._log import qt_warning
 from .buffers import ReadBuffer
-from .enums import OpenModeFlag
+from .enums import OpenModeFlag, QIODeviceBase
 from .interfaces import IIODevice
 from .qobject import QObject
 from .signals import Signal, emit_if_connected
@@ -71,7 +71,7 @@ def _one_byte(char: object, what: str) -> bytes:
 
 
 @implementer(IIODevice)
-class QIODevice(QObject):
+class QIODevice(QObject, QIODeviceBase):
     """Qt's ``QIODevice`` for sequential devices, over a :class:`ReadBuffer`.
 
     Subclasses provide the data source (they append to ``self._rbuf``) and
@@ -79,20 +79,6 @@ class QIODevice(QObject):
     the application took bytes) and ``_stream_ended`` (no more data will arrive).
     """
 
-    OpenModeFlag: TypeAlias = OpenModeFlag
-    OpenMode: TypeAlias = OpenModeFlag
-    # Qt's enum members on the class (QLocalSocket.PeerClosedError), spelled out
-    # so type checkers see them as well as the interpreter.
-    NotOpen = OpenModeFlag.NotOpen
-    ReadOnly = OpenModeFlag.ReadOnly
-    WriteOnly = OpenModeFlag.WriteOnly
-    ReadWrite = OpenModeFlag.ReadWrite
-    Append = OpenModeFlag.Append
-    Truncate = OpenModeFlag.Truncate
-    Text = OpenModeFlag.Text
-    Unbuffered = OpenModeFlag.Unbuffered
-    NewOnly = OpenModeFlag.NewOnly
-    ExistingOnly = OpenModeFlag.ExistingOnly
 
     readyRead = Signal()
     bytesWritten = Signal(int)

@@ -39,7 +39,7 @@ from collections.abc import Sequence
 from typing import Any, TypeAlias
 
 from .._log import qt_warning
-from ..enums import OpenModeFlag, _QtEnum
+from ..enums import OpenModeFlag, QIODeviceBase, _QtEnum
 from ..iodevice import QIODevice, coerce_size
 from ._buffer import ByteArrayBuffer, open_target
 from .bytearray import QByteArray
@@ -170,7 +170,7 @@ def _latin1(text: str) -> bytes:
                    for c in text).encode("latin-1")
 
 
-class QDataStream:
+class QDataStream(QIODeviceBase):
     """Qt's ``QDataStream`` over a :class:`qlsock.QIODevice` or a byte array.
 
     ``QDataStream(device)``, ``QDataStream(array, mode)`` (a ``QBuffer`` over the
@@ -244,17 +244,6 @@ class QDataStream:
     SinglePrecision = FloatingPointPrecision.SinglePrecision
     DoublePrecision = FloatingPointPrecision.DoublePrecision
 
-    # QIODeviceBase's members, which QDataStream inherits in Qt.
-    NotOpen = OpenModeFlag.NotOpen
-    ReadOnly = OpenModeFlag.ReadOnly
-    WriteOnly = OpenModeFlag.WriteOnly
-    ReadWrite = OpenModeFlag.ReadWrite
-    Append = OpenModeFlag.Append
-    Truncate = OpenModeFlag.Truncate
-    Text = OpenModeFlag.Text
-    Unbuffered = OpenModeFlag.Unbuffered
-    NewOnly = OpenModeFlag.NewOnly
-    ExistingOnly = OpenModeFlag.ExistingOnly
 
     def __init__(self, target: object = None, mode: object = None, /) -> None:
         self._device: _Device | None = open_target(target, mode, "QDataStream")

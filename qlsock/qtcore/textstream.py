@@ -38,7 +38,7 @@ from collections.abc import Callable
 from typing import TypeAlias
 
 from .._log import qt_warning
-from ..enums import OpenModeFlag, _QtEnum
+from ..enums import OpenModeFlag, QIODeviceBase, _QtEnum
 from ..iodevice import QIODevice, coerce_size
 from ._buffer import ByteArrayBuffer, open_target
 from .bytearray import QByteArray
@@ -89,7 +89,7 @@ class Status(_QtEnum):
 Status._qt_owner = "QTextStream"
 
 
-class QTextStream:
+class QTextStream(QIODeviceBase):
     """Qt's ``QTextStream`` over a :class:`qlsock.QIODevice` or a byte array.
 
     ``QTextStream(device)``; ``QTextStream(array, openMode=ReadWrite)`` over the
@@ -106,17 +106,6 @@ class QTextStream:
     ReadCorruptData = Status.ReadCorruptData
     WriteFailed = Status.WriteFailed
 
-    # QIODeviceBase's members, which QTextStream inherits in Qt.
-    NotOpen = OpenModeFlag.NotOpen
-    ReadOnly = OpenModeFlag.ReadOnly
-    WriteOnly = OpenModeFlag.WriteOnly
-    ReadWrite = OpenModeFlag.ReadWrite
-    Append = OpenModeFlag.Append
-    Truncate = OpenModeFlag.Truncate
-    Text = OpenModeFlag.Text
-    Unbuffered = OpenModeFlag.Unbuffered
-    NewOnly = OpenModeFlag.NewOnly
-    ExistingOnly = OpenModeFlag.ExistingOnly
 
     def __init__(self, target: object = None, /, openMode: object = None) -> None:
         self._close_hook: Callable[[], None] | None = None
