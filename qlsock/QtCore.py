@@ -11,6 +11,8 @@ the porting guide, rather than a bare "cannot import name".
 
 from __future__ import annotations
 
+import dis
+import sys
 from typing import Any
 
 from .iodevice import QIODevice
@@ -43,6 +45,19 @@ _OPTIONAL = {
 }
 
 
+_IMPORT_FROM = dis.opmap["IMPORT_FROM"]
+
+
+def missing(module: str, name: str, text: str) -> Exception:
+    """What asking *module* for a *name* it lacks raises: an ImportError that says so in
+    a ``from ... import`` statement, and an AttributeError for ``getattr``/``hasattr``
+    (so that compatibility checks answer False, as for any module)."""
+    caller = sys._getframe(2)
+    if caller.f_code.co_code[caller.f_lasti] == _IMPORT_FROM:
+        return ImportError(text, name=module)
+    return AttributeError(text)
+
+
 def __getattr__(name: str) -> Any:
     if name in _OPTIONAL:
         from importlib import import_module
@@ -51,11 +66,10 @@ def __getattr__(name: str) -> Any:
         value = getattr(import_module(f"{__package__}.{module}"), attr)
         globals()[name] = value
         return value
-    if name[:1] in ("Q", "q") or name.startswith(("pyqt", "Qt")):
-        raise ImportError(
-            f"qlsock.QtCore has no {name}: the porting kit covers what programs that use "
-            f"local sockets use of QtCore ({', '.join(sorted(__all__ + list(_OPTIONAL)))}); "
-            "see docs/porting.md for what is covered and how to replace the rest",
-            name=__name__,
-        )
+    if not name.startswith("__"):
+        raise missing(__name__, name,
+                      f"qlsock.QtCore has no {name}: the porting kit covers what programs that "
+                      "use local sockets use of QtCore "
+                      f"({', '.join(sorted(__all__ + list(_OPTIONAL)))}); see docs/porting.md "
+                      "for what is covered and how to replace the rest")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

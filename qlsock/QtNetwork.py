@@ -12,15 +12,14 @@ from typing import Any
 from .abstractsocket import QAbstractSocket
 from .localserver import QLocalServer
 from .localsocket import QLocalSocket
+from .QtCore import missing
 
 __all__ = ["QAbstractSocket", "QLocalServer", "QLocalSocket"]
 
 
 def __getattr__(name: str) -> Any:
-    if name[:1] == "Q":
-        raise ImportError(
-            f"qlsock.QtNetwork has no {name}: qlsock provides Qt's local sockets only "
-            "(QLocalServer, QLocalSocket, QAbstractSocket); see docs/porting.md",
-            name=__name__,
-        )
+    if not name.startswith("__"):
+        raise missing(__name__, name,
+                      f"qlsock.QtNetwork has no {name}: qlsock provides Qt's local sockets "
+                      "only (QLocalServer, QLocalSocket, QAbstractSocket); see docs/porting.md")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

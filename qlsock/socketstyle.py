@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import errno
 import io
+import os
+import socket
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -154,6 +156,38 @@ class SocketStyle:
             if not sock.waitForBytesWritten(self._msecs(deadline)) and sock.bytesToWrite():
                 self._raise_failure("sendall")
 
+    def send(self, data: BytesLike) -> int:
+        """:meth:`sendall`, then the number of bytes: the kernel takes a local
+        socket's writes whole or waits, so a partial send never happens here."""
+        self.sendall(data)
+        return len(memoryview(data))
+
+    def fileno(self) -> int:
+        """The descriptor (-1 when not connected), for ``select`` and friends."""
+        sock: QLocalSocket = self  # type: ignore[assignment]
+        return sock.socketDescriptor()
+
+    def shutdown(self, how: int) -> None:
+        """Shut down one or both directions, as ``socket.shutdown`` does.
+
+        ``SHUT_WR`` first sends what is queued (as :meth:`sendall` waits), then lets
+        the peer read the end of the stream while this side goes on reading; the
+        socket stays Connected until the peer closes. ``SHUT_RD`` and ``SHUT_RDWR``
+        close gracefully (``disconnectFromServer()``); Qt has no half-close.
+        """
+        sock: QLocalSocket = self  # type: ignore[assignment]
+        if how not in (socket.SHUT_RD, socket.SHUT_WR, socket.SHUT_RDWR):
+            raise ValueError(f"shutdown(): how must be SHUT_RD, SHUT_WR or SHUT_RDWR, "
+                             f"not {how!r}")
+        if sock.state() is not _CONNECTED:
+            raise self._ended("shutdown")
+        if how != socket.SHUT_WR:
+            sock.disconnectFromServer()
+            return
+        self._drain(self._socket_deadline())
+        with socket.socket(fileno=os.dup(sock.socketDescriptor())) as duplicate:
+            duplicate.shutdown(socket.SHUT_WR)
+
     # -- receiving ------------------------------------------------------------------------
 
     def recv(self, bufsize: int) -> bytes:
@@ -225,6 +259,10 @@ class SocketStyle:
         """Send *data* as one message: ``QDataStream << QByteArray`` framing (a 32-bit
         big-endian length, then the bytes), which a Qt peer reads with
         ``QDataStream >> QByteArray``. Waits as :meth:`sendall` does."""
+        if isinstance(data, str) or not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"send_message() takes bytes-like data, not "
+                            f"{type(data).__name__}" + ("; encode it first, e.g. "
+                            "text.encode('utf-8')" if isinstance(data, str) else ""))
         payload = bytes(data)
         size = len(payload)
         if size >= _EXTENDED:
@@ -316,7 +354,10 @@ class SocketStyle:
 
     def _ended(self, what: str) -> OSError:
         sock: QLocalSocket = self  # type: ignore[assignment]
-        text = sock.errorString() or "the socket is not connected"
+        code = sock.error()
+        text = sock.errorString() if code not in (
+            LocalSocketError.UnknownSocketError, LocalSocketError.SocketTimeoutError) \
+            and sock.errorString() else "the socket is not connected"
         return socket_error(sock.error(), f"{what}(): {text}", BrokenPipeError)
 
     def _raise_failure(self, what: str) -> None:

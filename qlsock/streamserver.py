@@ -37,6 +37,7 @@ adds, and where it differs from gevent's ``StreamServer``:
 from __future__ import annotations
 
 import _socket
+import inspect
 import os
 import sys
 import time
@@ -285,6 +286,8 @@ class LocalStreamServer(_BaseServer):
             self.full = full  # type: ignore[method-assign]
 
     def set_handle(self, handle: Any) -> None:
+        if handle is not None and callable(handle):
+            _check_handler(handle)
         super().set_handle(handle)
         # gevent spawns self._handle; the user's handler is called from there.
         self._handle = self._serve_connection
@@ -522,6 +525,24 @@ class LocalStreamServer(_BaseServer):
                 conn.killed = True
                 gevent.kill(runner)
         gevent.wait([c.done for c in left], timeout=self.kill_timeout)
+
+
+def _check_handler(handle: Callable[..., Any]) -> None:
+    """Refuse, when the server is made, a handler that cannot take one socket.
+
+    gevent's StreamServer calls ``handle(socket, address)``; this server calls
+    ``handle(sock)`` (a local peer has no useful address). A handler written for
+    gevent would otherwise fail on the first client, far from its cause.
+    """
+    try:
+        inspect.signature(handle).bind(None)
+    except TypeError:
+        raise TypeError(
+            f"the handler {handle!r} must take one argument, the connected QLocalSocket: "
+            "LocalStreamServer calls handle(sock), not gevent's handle(socket, address)"
+        ) from None
+    except ValueError:
+        pass  # no signature to read (a builtin): let the first call tell
 
 
 def _check_listening(fd: int, what: str) -> None:

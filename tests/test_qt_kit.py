@@ -149,6 +149,14 @@ def test_names_outside_the_kit_raise_an_import_error_that_says_so() -> None:
         from qlsock.QtNetwork import QTcpSocket  # noqa: F401
     with pytest.raises(AttributeError):
         QtCore.__wrapped__  # noqa: B018
+    with pytest.raises(ImportError, match="has no Property"):
+        from qlsock.QtCore import Property  # noqa: F401
+    # Compatibility checks answer as for any module.
+    assert not hasattr(QtCore, "QThread")
+    assert getattr(QtCore, "QSettings", None) is None
+    from qlsock import QtNetwork
+
+    assert not hasattr(QtNetwork, "QTcpSocket")
 
 
 def test_pyqt_spellings() -> None:

@@ -315,3 +315,38 @@ def test_serve_defaults_to_a_greenlet_per_client_and_logs_a_full_pool(
             assert sock.recv_exactly(6) == b"served"
     finally:
         server.stop(timeout=1)
+
+
+def test_send_fileno_and_shutdown_as_sockets_have_them(echo: Any) -> None:
+    import socket
+
+    from gevent import select
+
+    sock = qlsock.connect("echo", timeout=5)
+    assert sock.fileno() == sock.socketDescriptor() >= 0
+    assert sock.send(b"ping") == 4
+    readable, _, _ = select.select([sock], [], [], 5)
+    assert readable == [sock]
+    assert sock.recv_exactly(4) == b"ping"
+    sock.sendall(b"last")
+    sock.shutdown(socket.SHUT_WR)           # the server reads its end of stream...
+    assert sock.recv_exactly(4) == b"last"  # ...and this side still reads the echo
+    assert sock.recv(1) == b""
+    with pytest.raises(ValueError):
+        sock.shutdown(7)
+
+
+def test_send_message_takes_bytes_like_only(echo: Any) -> None:
+    sock = qlsock.connect("echo")
+    with pytest.raises(TypeError, match="encode it first"):
+        sock.send_message("text")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="not int"):
+        sock.send_message(5)  # type: ignore[arg-type]
+    sock.abort()
+    with pytest.raises(BrokenPipeError, match="not connected"):
+        sock.sendall(b"x")
+
+
+def test_a_handler_written_for_gevents_stream_server_is_refused_at_once() -> None:
+    with pytest.raises(TypeError, match="handle\\(sock\\), not gevent's"):
+        qlsock.serve("two", lambda sock, address: None)
