@@ -13,6 +13,8 @@ from __future__ import annotations
 import errno
 import os
 
+from gevent.exceptions import ConcurrentObjectUseError
+
 from .enums import LocalSocketError, SocketError
 
 __all__ = [
@@ -34,13 +36,14 @@ class WrongThreadError(RuntimeError):
     """
 
 
-class ConcurrentWaitError(RuntimeError):
+class ConcurrentWaitError(RuntimeError, ConcurrentObjectUseError):
     """Two greenlets waited for the same thing on one socket or server at once.
 
     A socket allows one greenlet in each of ``waitForReadyRead``,
     ``waitForBytesWritten`` and ``waitForDisconnected`` (full duplex), a server one in
     ``waitForNewConnection``; gevent raises its ``ConcurrentObjectUseError`` for two
-    readers of one socket likewise. See docs/semantics.md, "Greenlets".
+    readers of one socket likewise, and this is a subclass of it, so code that catches
+    gevent's exception catches this one. See docs/semantics.md, "Greenlets".
     """
 
 

@@ -440,8 +440,9 @@ def _why(err: int, exc: OSError, full: str, abstract: bool) -> str:
             return f"another server is listening on the abstract name {full!r}"
         found = probe(full)
         if found.status is ServerStatus.STALE:
-            return (f"{found.detail}; listen(name, reclaim_stale=True) or "
-                    "qlsock.remove_stale(name) removes it safely")
+            return (f"{found.detail}; listen(name, reclaim_stale=True) (for a stream "
+                    "server, serve(..., reclaim_stale=True)) or qlsock.remove_stale(name) "
+                    "removes it safely")
         if found.status is ServerStatus.NOT_A_SOCKET:
             return f"{found.detail}; remove it or choose another name"
         return (f"{found.detail}; choose another name, or stop that server first "

@@ -236,6 +236,12 @@ class SocketStyle:
         sock: QLocalSocket = self  # type: ignore[assignment]
         if sock.bytesAvailable() and not more:
             return True
+        if not sock.isValid() and sock.state() is _UNCONNECTED:
+            # Never connected, or closed here (close/abort): Python's sockets raise;
+            # the end of a stream the peer closed stays b"" until then.
+            exc = OSError(errno.ENOTCONN, f"{what}(): the socket is not connected")
+            exc.qt_error = sock.error()  # type: ignore[attr-defined]
+            raise exc
         while True:
             state = sock.state()
             if state is not _CONNECTED and state is not LocalSocketState.ConnectingState:

@@ -350,3 +350,21 @@ def test_send_message_takes_bytes_like_only(echo: Any) -> None:
 def test_a_handler_written_for_gevents_stream_server_is_refused_at_once() -> None:
     with pytest.raises(TypeError, match="handle\\(sock\\), not gevent's"):
         qlsock.serve("two", lambda sock, address: None)
+
+
+def test_recv_on_a_socket_that_is_not_connected_raises_as_sockets_do(echo: Any) -> None:
+    fresh = QLocalSocket()
+    with pytest.raises(OSError) as info:
+        fresh.recv(1)
+    assert info.value.errno == errno.ENOTCONN
+    closed = qlsock.connect("echo")
+    closed.abort()
+    with pytest.raises(OSError, match="not connected"):
+        closed.recv(1)
+
+
+def test_concurrent_waits_raise_what_gevent_raises() -> None:
+    from gevent.exceptions import ConcurrentObjectUseError
+
+    assert issubclass(qlsock.ConcurrentWaitError, ConcurrentObjectUseError)
+    assert issubclass(qlsock.ConcurrentWaitError, RuntimeError)
