@@ -17,6 +17,7 @@ processes import the same qlsock as the test process.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import pwd
@@ -34,7 +35,6 @@ import gevent
 import pytest
 from gevent import subprocess as gsubprocess
 
-import qlsock
 from qlsock import (
     LocalServerSocketOption,
     LocalSocketOption,
@@ -49,14 +49,13 @@ from qlsock import (
     remove_stale,
 )
 
-from .peers.process import PEERS_DIR, Peer, peer_env
+from .peers.process import PEERS_DIR, QLSOCK_ROOT, Peer, spawner
 from .support import qtry, send_now
 
 HOSTILE = str(PEERS_DIR / "hostile.py")
 NOBODY = pwd.getpwnam("nobody")
 ROOT = os.geteuid() == 0
 #: The qlsock under test (the test process's own), for helper processes.
-QLSOCK_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(qlsock.__file__)))
 CONNECTED = QLocalSocket.ConnectedState
 
 
@@ -66,18 +65,8 @@ CONNECTED = QLocalSocket.ConnectedState
 @pytest.fixture
 def spawn(tmpdir_env: str) -> Iterator[Callable[..., Peer]]:
     """Start ``tests/peers/hostile.py`` in a mode; every peer is reaped at teardown."""
-    started: list[Peer] = []
-
-    def start(*args: object) -> Peer:
-        env = peer_env(tmpdir_env)
-        env["PYTHONPATH"] = os.pathsep.join([QLSOCK_ROOT, env["PYTHONPATH"]])
-        peer = Peer(HOSTILE, tuple(str(a) for a in args), env, tmpdir_env)
-        started.append(peer)
-        return peer
-
-    yield start
-    for peer in started:
-        peer.reap()
+    with spawner(cwd=tmpdir_env) as start:
+        yield functools.partial(start, HOSTILE)
 
 
 @pytest.fixture

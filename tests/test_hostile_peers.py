@@ -19,6 +19,7 @@ traceback) is replaced for the test by a recorder.
 from __future__ import annotations
 
 import errno
+import functools
 import gc
 import hashlib
 import logging
@@ -35,7 +36,6 @@ from gevent import socket as gsocket
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import qlsock
 from qlsock import (
     LocalStreamServer,
     QLocalServer,
@@ -45,11 +45,10 @@ from qlsock import (
 from qlsock.buffers import WriteBuffer
 from qlsock.singleinstance import MAX_MESSAGE_BYTES, encode_message
 
-from .peers.process import PEERS_DIR, Peer, peer_env
+from .peers.process import PEERS_DIR, Peer, spawner
 from .support import Spy, qtry, send_now
 
 HOSTILE = str(PEERS_DIR / "hostile.py")
-QLSOCK_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(qlsock.__file__)))
 CONNECTED = QLocalSocket.ConnectedState
 U = QLocalSocket.UnconnectedState
 KiB = 1024
@@ -94,18 +93,8 @@ def closing() -> Iterator[list[Any]]:
 @pytest.fixture
 def spawn(tmpdir_env: str) -> Iterator[Callable[..., Peer]]:
     """Start ``tests/peers/hostile.py`` in a mode (with the qlsock under test)."""
-    started: list[Peer] = []
-
-    def start(*args: object) -> Peer:
-        env = peer_env(tmpdir_env)
-        env["PYTHONPATH"] = os.pathsep.join([QLSOCK_ROOT, env["PYTHONPATH"]])
-        peer = Peer(HOSTILE, tuple(str(a) for a in args), env, tmpdir_env)
-        started.append(peer)
-        return peer
-
-    yield start
-    for peer in started:
-        peer.reap()
+    with spawner(cwd=tmpdir_env) as start:
+        yield functools.partial(start, HOSTILE)
 
 
 def qlsock_records(caplog: pytest.LogCaptureFixture, level: int) -> list[logging.LogRecord]:

@@ -17,9 +17,6 @@ and its error texts add, in parentheses, what was wrong.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from typing import Any
 
 import pytest
@@ -27,20 +24,13 @@ import pytest
 from qlsock import QLocalServer, QLocalSocket
 
 from .peers import qt_differences
-
-PEER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers", "qt_differences.py")
+from .peers.process import pyside6_observations
 
 
 @pytest.fixture(scope="module")
 def qt() -> dict[str, Any]:
     """What PySide6 observed, scenario by scenario (one child process for all)."""
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
-    env.pop("QLSOCK_TEST_MONKEY", None)
-    done = subprocess.run([sys.executable, PEER], capture_output=True, text=True,
-                          timeout=60, env=env, check=False)
-    assert done.returncode == 0, done.stderr
-    result: dict[str, Any] = json.loads(done.stdout)
-    return result
+    return pyside6_observations("qt_differences.py")
 
 
 def observe(name: str) -> Any:

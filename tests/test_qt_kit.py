@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from typing import Any
 
 import pytest
@@ -21,21 +19,16 @@ import pytest
 from qlsock import QtCore
 
 from .peers import qt_kit
+from .peers.process import pyside6_observations
 
-PEER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers", "qt_kit.py")
 #: How late a timeout may be on a loaded 2-core machine (ms).
 LATE_MS = 40
 
 
 @pytest.fixture(scope="module")
 def qt() -> dict[str, Any]:
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
-    env.pop("QLSOCK_TEST_MONKEY", None)
-    done = subprocess.run([sys.executable, PEER], capture_output=True, text=True,
-                          timeout=60, env=env, check=False)
-    assert done.returncode == 0, done.stderr
-    result: dict[str, Any] = json.loads(done.stdout)
-    return result
+    """What PySide6 observed, scenario by scenario (one child process for all)."""
+    return pyside6_observations("qt_kit.py")
 
 
 @pytest.fixture

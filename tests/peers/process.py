@@ -22,12 +22,16 @@ import gevent
 import pytest
 from gevent import subprocess
 
+import qlsock
 from qlsock import QLocalServer, QLocalSocket
 
 PEERS_DIR = Path(__file__).resolve().parent
 QT_PEER = str(PEERS_DIR / "qt_peer.py")
 QLSOCK_PEER = str(PEERS_DIR / "qlsock_peer.py")
 PROJECT_ROOT = str(PEERS_DIR.parent.parent)
+#: Where the qlsock this process imported lives (a checkout of another commit, when
+#: tests are run against it): a peer runs the same code.
+QLSOCK_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(qlsock.__file__)))
 
 #: Longest single wait, in ms and s (the peers' own waits are as long or longer).
 WAIT_MS = 20000
@@ -141,20 +145,35 @@ class Peer:
 
 
 def peer_env(tmpdir: str) -> dict[str, str]:
-    """The child's environment: ours, with *tmpdir*, headless Qt and this checkout."""
+    """The child's environment: ours, with *tmpdir*, headless Qt, the qlsock under test
+    and this checkout."""
     env = dict(os.environ)
     env["TMPDIR"] = tmpdir
     env["QT_QPA_PLATFORM"] = "offscreen"
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [PROJECT_ROOT, env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [QLSOCK_ROOT, PROJECT_ROOT, env.get("PYTHONPATH")]))
     return env
+
+
+def pyside6_observations(program: str) -> dict[str, Any]:
+    """Run scenario *program* (``tests/peers/qt_*.py``) on PySide6 in a child process
+    and return the JSON object it prints: what PySide6 observed, scenario by scenario."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    env.pop("QLSOCK_TEST_MONKEY", None)
+    done = subprocess.run([sys.executable, str(PEERS_DIR / program)], capture_output=True,
+                          text=True, timeout=60, env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
 
 
 Spawn = Callable[..., Peer]
 
 
 @contextmanager
-def spawner() -> Iterator[Spawn]:
-    """``start(program, *args)``: a :class:`Peer` with the current $TMPDIR and cwd.
+def spawner(cwd: str | None = None) -> Iterator[Spawn]:
+    """``start(program, *args)``: a :class:`Peer` with the current $TMPDIR, in *cwd*
+    (default: the current directory).
 
     Every peer started is reaped on leaving the block.
     """
@@ -162,7 +181,7 @@ def spawner() -> Iterator[Spawn]:
 
     def start(program: str, *args: object) -> Peer:
         peer = Peer(program, tuple(str(a) for a in args),
-                    peer_env(os.environ["TMPDIR"]), os.getcwd())
+                    peer_env(os.environ["TMPDIR"]), cwd or os.getcwd())
         started.append(peer)
         return peer
 
