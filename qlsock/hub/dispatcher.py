@@ -93,7 +93,7 @@ class Dispatcher:
 
     def watch(self) -> None:
         """Make sure the items queued behind the current delivery are not held up
-        should it block (called from the worker, while delivering)."""
+        should it block (called from the worker, before or while delivering)."""
         if not self.watching:
             self.watching = True
             self.run_callback(self._rescue)
@@ -120,9 +120,8 @@ class Dispatcher:
             while self.worker is me:
                 while queue and self.worker is me:
                     item = queue.popleft()
-                    if queue and not self.watching:
-                        self.watching = True
-                        self.run_callback(self._rescue)
+                    if queue:
+                        self.watch()
                     self.delivering = True
                     try:
                         item.deliver()
