@@ -20,6 +20,7 @@ class Impl:
 IMPLS = (
     Impl("qlsock-blocking", "qlsock_blocking", "qlsock, blocking style"),
     Impl("qlsock-signal", "qlsock_signal", "qlsock, signal style"),
+    Impl("qlsock-stream", "qlsock_stream", "qlsock, gevent style (serve)"),
     Impl("gevent", "gevent_raw", "raw gevent (baseline)"),
     Impl("asyncio", "asyncio_streams", "asyncio streams"),
     Impl("uvloop", "asyncio_uvloop", "asyncio + uvloop", needs="uvloop"),
@@ -27,5 +28,10 @@ IMPLS = (
     Impl("c", "c_native", "C, blocking / epoll"),
 )
 BASELINE = "gevent"
-QLSOCK = ("qlsock-blocking", "qlsock-signal")
+#: qlsock's rows (each gets a ratio column in the scaling tables).
+QLSOCK = ("qlsock-blocking", "qlsock-signal", "qlsock-stream")
+#: The styles held to the targets: Qt's signal style, and the gevent style of
+#: ``serve()`` (how gevent users serve). The blocking Qt style (QLocalServer with
+#: ``waitFor*``) is measured and shown, not judged.
+JUDGED = ("qlsock-signal", "qlsock-stream")
 BY_KEY = {impl.key: impl for impl in IMPLS}
