@@ -396,6 +396,11 @@ class IEngine(Interface):
         the server's default ``incomingConnection`` wraps it without asking again.
         """
 
+    def wrap_accepted(fd: int, local: bytes, peer: object) -> IStreamTransport:
+        """Take ownership of *fd*, which ``accept()`` has just returned, with *peer*,
+        on a listener bound to *local* (bytes): :meth:`adopt_accepted` for a server
+        that accepts through its own listener (``LocalStreamServer``)."""
+
     def adopt_listener(fd: int) -> IListeningEndpoint:
         """Take ownership of a bound, listening descriptor; an IListeningEndpoint.
 

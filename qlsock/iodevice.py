@@ -12,7 +12,7 @@ to the ``qlsock`` logger. A wrong argument *type* raises :class:`TypeError`.
 from __future__ import annotations
 
 import operator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zope.interface import implementer
 
@@ -22,6 +22,9 @@ from .enums import OpenModeFlag, QIODeviceBase
 from .interfaces import IIODevice
 from .qobject import QObject
 from .signals import Signal, emit_if_connected
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ["MODE_READ", "MODE_TEXT", "MODE_WRITE", "QIODevice", "coerce_mode", "coerce_size"]
 
@@ -486,7 +489,7 @@ class QIODevice(QObject, QIODeviceBase):
 
     # -- Python conveniences -------------------------------------------------------------
 
-    def __enter__(self) -> QIODevice:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

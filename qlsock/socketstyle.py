@@ -35,6 +35,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from .enums import LocalSocketError, LocalSocketState
+from .iodevice import MODE_WRITE
 
 if TYPE_CHECKING:
     from .localsocket import QLocalSocket
@@ -144,10 +145,29 @@ class SocketStyle:
         if it ends meanwhile, ``TimeoutError`` at the timeout (the rest stays queued).
         """
         sock: QLocalSocket = self  # type: ignore[assignment]
-        if sock.state() is not _CONNECTED:
+        if sock._state is not _CONNECTED:
             raise self._ended("sendall")
-        if sock.write(data) < 0:
+        transport = sock._transport
+        wbuf = sock._wbuf
+        if data.__class__ is bytearray or data.__class__ is memoryview:
+            data = bytes(data)  # as write() keeps it: a copy the caller cannot change
+        if data.__class__ is bytes and data and not wbuf.size and transport is not None \
+                and sock._open_mode & MODE_WRITE:
+            # As socket.sendall does, send before waiting: the kernel usually takes
+            # it all, and write() would first have the hub look at it later.
+            sock._check_thread()
+            wbuf.chunks.append(data)
+            wbuf.size = len(data)
+            sent = sock._write_step(transport)
+            sock._sent_reported = sock._sent
+            if sent < 0:
+                self._raise_failure("sendall")
+            if not wbuf.size:
+                return
+        elif sock.write(data) < 0:
             raise self._ended("sendall")
+        else:
+            sock.flush()
         self._drain(self._socket_deadline())
 
     def _drain(self, deadline: float | None) -> None:

@@ -54,9 +54,10 @@ from ._log import logger
 from .activation import ActivationError, check_listening, listen_fd
 from .credentials import admit
 from .credentials import allowed_uids as allowed_uids_of
-from .enums import LocalServerSocketOption, LocalSocketState, OpenModeFlag
+from .enums import LocalServerSocketOption, LocalSocketState
 from .hub.listener import BENIGN_ACCEPT_ERRNOS, AcceptBackoff
 from .hub.report import report_failure
+from .hub.transport import address_bytes
 from .localsocket import QLocalSocket
 from .naming import coerce_name, names_from_address
 from .socketfile import Bound, bind
@@ -84,29 +85,54 @@ _UNCONNECTED = LocalSocketState.UnconnectedState
 
 
 class _Connection:
-    """One accepted connection, from ``accept()`` to the end of its handler greenlet."""
+    """One accepted connection, from ``accept()`` to the end of its handler greenlet.
 
-    __slots__ = ("done", "fd", "greenlet", "handle", "killed", "last_active", "moved",
-                 "settled", "sock", "started", "timer")
+    Accepting is the hot path of a stream server: nothing here is made that only
+    :meth:`LocalStreamServer.stop` needs. Its Events are made when a stop waits.
+    """
 
-    def __init__(self, fd: int, handle: Handler) -> None:
+    __slots__ = ("ended", "fd", "finished", "greenlet", "handle", "killed", "last_active",
+                 "moved", "peer", "sock", "started", "timer")
+
+    def __init__(self, fd: int, peer: object, handle: Handler) -> None:
         # Owned here until the handler's socket adopts it, -1 afterwards; never
         # closed twice, since the number may already belong to someone else.
         self.fd = fd
+        #: The peer's address as accept() gave it (names the socket without asking).
+        self.peer = peer
         self.handle = handle
         self.sock: QLocalSocket | None = None
         self.greenlet: greenlet | None = None
         self.started = False
         #: stop() gave up on the handler and killed it: no graceful close then.
         self.killed = False
+        #: The handler greenlet has ended, or will never run.
+        self.finished = False
+        #: Set when finished, for a stop() waiting (made by :meth:`finished_event`).
+        self.ended: Event | None = None
         self.last_active = time.monotonic()
         #: The socket's byte counts (received, sent) when activity was last seen.
         self.moved = (0, 0)
         self.timer: Any = None
-        #: The socket reached UnconnectedState (or never will exist).
-        self.settled = Event()
-        #: The handler greenlet has ended, or will never run.
-        self.done = Event()
+
+    def finished_event(self) -> Event:
+        """An Event set once the handler has ended (at once if it has)."""
+        if self.ended is None:
+            self.ended = Event()
+            if self.finished:
+                self.ended.set()
+        return self.ended
+
+    def settled_event(self) -> Event:
+        """An Event set once the socket is unconnected or the handler has ended."""
+        event = Event()
+        sock = self.sock
+        if self.finished or sock is None or sock.state() is _UNCONNECTED:
+            event.set()
+        else:
+            sock.disconnected.connect(event.set)
+            self.finished_event().rawlink(lambda _: event.set())
+        return event
 
     def touch(self) -> None:
         self.last_active = time.monotonic()
@@ -138,8 +164,9 @@ class _Connection:
     def finish(self) -> None:
         self.discard_fd()
         self.stop_timer()
-        self.settled.set()
-        self.done.set()
+        self.finished = True
+        if self.ended is not None:
+            self.ended.set()
 
 
 class LocalStreamServer(_BaseServer):
@@ -211,6 +238,10 @@ class LocalStreamServer(_BaseServer):
         self._bound: Bound | None = None
         self._server_name = ""
         self._full_server_name = ""
+        # The listener's own address, and what names accepted sockets in its
+        # place (see QLocalSocket._adopt_accepted): found once, not per client.
+        self._local_address = b""
+        self._own_address = b""
         self._connections: set[_Connection] = set()
         self._stopping: Event | None = None
         self._backoff = AcceptBackoff()
@@ -301,11 +332,14 @@ class LocalStreamServer(_BaseServer):
         self.socket = _unwrap(bound.sock)
         self._server_name = bound.server_name
         self._full_server_name = self.address = bound.full_server_name
+        self._local_address = _own_address(self.socket)
+        if not bound.abstract:
+            self._own_address = os.fsencode(bound.full_server_name)
 
     def do_read(self) -> tuple[_Connection] | None:
         # Runs in the hub: accept and register only.
         try:
-            fd, _ = self.socket._accept()
+            fd, peer = self.socket._accept()
         except OSError as exc:
             if exc.errno in BENIGN_ACCEPT_ERRNOS:
                 return None
@@ -317,7 +351,7 @@ class LocalStreamServer(_BaseServer):
             timer.start(self._resume_accepting)
             return None
         self._backoff.succeeded()
-        conn = _Connection(fd, self.handle)
+        conn = _Connection(fd, peer, self.handle)
         self._connections.add(conn)
         return (conn,)
 
@@ -341,12 +375,8 @@ class LocalStreamServer(_BaseServer):
         return self._full_server_name
 
     def _adopted_names(self, raw: _socket.socket) -> None:
-        try:
-            address = raw.getsockname()
-        except OSError:
-            address = b""
-        server, full, _ = names_from_address(
-            os.fsencode(address) if isinstance(address, str) else bytes(address))
+        address = self._local_address = _own_address(raw)
+        server, full, _ = names_from_address(address)
         self._server_name, self._full_server_name = server, full
         self.address = full
 
@@ -363,13 +393,17 @@ class LocalStreamServer(_BaseServer):
                 not admit(fd, self._allowed_uids, f"LocalStreamServer {self.address}"):
             return
         sock = QLocalSocket()
-        if not sock.setSocketDescriptor(fd, _CONNECTED, OpenModeFlag.ReadWrite):
+        try:
+            # accept() vouches for the descriptor and gave the peer's address:
+            # none of setSocketDescriptor()'s checks and look-ups are needed.
+            transport = sock._engine.wrap_accepted(fd, self._local_address, conn.peer)
+        except OSError as exc:
             os.close(fd)
             logger.error("LocalStreamServer %s: cannot adopt an accepted connection: %s",
-                         self.address, sock.errorString())
+                         self.address, exc)
             return
+        sock._adopt_accepted(transport, self._own_address)
         conn.sock = sock
-        sock.disconnected.connect(conn.settled.set)
         if self._idle_timeout is not None:
             self._arm_idle(conn, self._idle_timeout)
         try:
@@ -407,7 +441,7 @@ class LocalStreamServer(_BaseServer):
         # Runs in the hub: re-arm, or hand the closing to a greenlet (it emits
         # signals, so user slots run).
         conn.stop_timer()
-        if conn.done.is_set() or self._idle_timeout is None:
+        if conn.finished or self._idle_timeout is None:
             return
         conn.notice_traffic()
         remaining = conn.last_active + self._idle_timeout - time.monotonic()
@@ -418,7 +452,7 @@ class LocalStreamServer(_BaseServer):
 
     def _idle_expired(self, conn: _Connection) -> None:
         sock, idle = conn.sock, self._idle_timeout
-        if sock is None or idle is None or conn.done.is_set():
+        if sock is None or idle is None or conn.finished:
             return
         conn.notice_traffic()
         if time.monotonic() - conn.last_active < idle:
@@ -503,8 +537,8 @@ class LocalStreamServer(_BaseServer):
         conns = [c for c in self._connections if c.greenlet is not me]
         if not conns:
             return
-        gevent.wait([c.done for c in conns], timeout=timeout)
-        left = [c for c in conns if not c.done.is_set()]
+        gevent.wait([c.finished_event() for c in conns], timeout=timeout)
+        left = [c for c in conns if not c.finished]
         if not left:
             return
         for conn in left:
@@ -515,7 +549,7 @@ class LocalStreamServer(_BaseServer):
             elif sock is not None and sock.state() is _CONNECTED:
                 self._disconnect(sock, "LocalStreamServer: the server is stopping; "
                                        "the connection was closed")
-        gevent.wait([c.settled for c in left], timeout=self.drain_timeout)
+        gevent.wait([c.settled_event() for c in left], timeout=self.drain_timeout)
         for conn in left:
             sock = conn.sock
             if sock is not None and sock.state() is not _UNCONNECTED:
@@ -524,7 +558,7 @@ class LocalStreamServer(_BaseServer):
             if runner is not None and not runner.dead:
                 conn.killed = True
                 gevent.kill(runner)
-        gevent.wait([c.done for c in left], timeout=self.kill_timeout)
+        gevent.wait([c.finished_event() for c in left], timeout=self.kill_timeout)
 
 
 def _check_handler(handle: Callable[..., Any]) -> None:
@@ -543,6 +577,13 @@ def _check_handler(handle: Callable[..., Any]) -> None:
         ) from None
     except ValueError:
         pass  # no signature to read (a builtin): let the first call tell
+
+
+def _own_address(raw: _socket.socket) -> bytes:
+    try:
+        return address_bytes(raw.getsockname())
+    except OSError:
+        return b""
 
 
 def _check_listening(fd: int, what: str) -> None:

@@ -588,3 +588,75 @@ def test_writer_refilled_by_bytes_written_is_served_many_times_per_delivery(
         assert done.wait(WAIT_MS / 1000)
     assert gaps[1:] == [[]] * (rounds - 1)  # no switch between the slot's calls
     assert recv_exact(other, rounds * 256) == b"w" * (rounds * 256)
+
+
+def test_stream_server_connection_costs_no_lookups_events_or_slots(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """serve() wraps an accepted descriptor as QLocalServer does: no getsockname or
+    getpeername, no setSocketDescriptor checks, no Event and no slot per connection
+    (stop() makes what it waits on when it stops); the names are the server's."""
+    import qlsock
+    from qlsock import streamserver as streamserver_module
+
+    calls: list[str] = []
+    made: list[str] = []
+    original = BoundSignal.__init__
+
+    def spy(self: BoundSignal, owner: object, name: str, *args: Any) -> None:
+        made.append(name)
+        original(self, owner, name, *args)
+
+    events: list[Event] = []
+
+    class CountingEvent(Event):
+        def __init__(self) -> None:
+            super().__init__()
+            events.append(self)
+
+    monkeypatch.setattr(BoundSignal, "__init__", spy)
+    monkeypatch.setattr(streamserver_module, "Event", CountingEvent)
+    monkeypatch.setattr(QLocalSocket, "setSocketDescriptor",
+                        lambda *a: pytest.fail("setSocketDescriptor() was called"))
+    seen: list[tuple[str, str, Any]] = []
+
+    def handle(sock: QLocalSocket) -> None:
+        seen.append((sock.serverName(), sock.fullServerName(), sock.state()))
+        sock.sendall(b"hi")
+
+    server = qlsock.serve("hotpath-stream", handle)
+    monkeypatch.setattr(engine_module, "_socket", _counting_socket_module(calls))
+    try:
+        for _ in range(3):
+            with qlsock.connect("hotpath-stream") as client:
+                assert client.recv_exactly(2) == b"hi"
+                assert client.recv(1) == b""
+        assert seen == [("hotpath-stream", server.fullServerName(),
+                         QLocalSocket.ConnectedState)] * 3
+        assert calls == []
+        assert events == []
+        assert set(made) <= {"readyRead", "channelReadyRead", "bytesWritten",
+                             "channelBytesWritten"}
+    finally:
+        server.stop()
+
+
+def test_sendall_sends_at_once_without_switching_or_deferring(
+        pair: tuple[QLocalSocket, socket.socket]) -> None:
+    """sendall() hands the bytes to the kernel itself, as socket.sendall does: no
+    switch to the hub, and nothing queued for the hub to look at later."""
+    sock, other = pair
+    engine = sock._engine
+    gevent.sleep(0)  # the adoption's own settling
+    with SwitchCounter() as counter:
+        sock.sendall(b"first")
+        sock.sendall(bytearray(b"second"))
+        assert engine.deferred == []
+    assert counter.events == []
+    assert sock.bytesToWrite() == 0
+    assert recv_exact(other, 11) == b"firstsecond"
+    # A bytesWritten slot still hears of what was sent.
+    written: list[int] = []
+    sock.bytesWritten.connect(written.append)
+    sock.sendall(b"third")
+    assert written == [5]
+    assert recv_exact(other, 5) == b"third"

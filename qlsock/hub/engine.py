@@ -128,10 +128,15 @@ class HubEngine:
         if not isinstance(endpoint, ListeningEndpoint) or endpoint.accepted_fd != fd:
             return None
         endpoint.accepted_fd = -1
+        return self.wrap_accepted(fd, endpoint.address, endpoint.accepted_peer)
+
+    def wrap_accepted(self, fd: int, local: bytes, peer: object) -> StreamTransport:
+        """Wrap *fd*, which ``accept()`` on a listener bound to *local* has just
+        returned with *peer*, trusting what accept() guarantees (see
+        :meth:`adopt_accepted`)."""
         sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM, 0, fd)
         sock.setblocking(False)
-        return StreamTransport(self, sock, endpoint.address,
-                               address_bytes(endpoint.accepted_peer))
+        return StreamTransport(self, sock, local, address_bytes(peer))
 
     def adopt_listener(self, fd: int) -> ListeningEndpoint:
         sock = _socket.socket(fileno=fd)
