@@ -169,6 +169,8 @@ class QLocalSocket(SocketStyle, QIODevice):
     # nothing reads from it any more, and its end is reported once.
     _ending: IStreamTransport | None = None
     _attempt: _Attempt | None = None
+    # True while a delivery of this socket's readiness runs (its slots included).
+    _in_events = False
     # The last name debug records used: Qt clears the names before the final
     # stateChanged, and a record without a name helps nobody.
     _log_name = "(no name)"
@@ -670,6 +672,14 @@ class QLocalSocket(SocketStyle, QIODevice):
         transport = self._transport
         if transport is None:
             return
+        outer = self._in_events
+        self._in_events = True
+        try:
+            self._serve_events(transport, events)
+        finally:
+            self._in_events = outer
+
+    def _serve_events(self, transport: IStreamTransport, events: int) -> None:
         if events & READ and self._state is _CONNECTED and not self._reading_paused:
             # While a fast sender keeps the kernel queue full (read-ahead), more
             # has usually come by the time the readyRead slots return: read it in
@@ -780,9 +790,12 @@ class QLocalSocket(SocketStyle, QIODevice):
                 wbuf.chunks.append(data)
                 wbuf.size += len(data)
             if not self._interest & WRITE and not self._write_owed:
-                if engine.dispatcher.delivering:
+                if engine.dispatcher.delivering and not self._in_events:
                     # Possibly in a slot the dispatcher runs: the transport
                     # flushes such writes in the same pass (see readiness.py).
+                    # Not for a slot of this socket's own delivery, which flushes
+                    # when its slots return: it takes the path below, which also
+                    # covers a slot that blocks before then.
                     self._update_interest()
                 else:
                     # Interest in writability is raised only if the bytes are

@@ -34,8 +34,10 @@ import socket
 import time
 from typing import TYPE_CHECKING, Any
 
+from greenlet import getcurrent
+
 from .enums import LocalSocketError, LocalSocketState
-from .iodevice import MODE_WRITE
+from .iodevice import MODE_READ, MODE_WRITE
 
 if TYPE_CHECKING:
     from .localsocket import QLocalSocket
@@ -220,9 +222,48 @@ class SocketStyle:
             raise ValueError("negative buffersize in recv")
         if bufsize == 0:
             return b""
+        if not sock._rbuf.size:
+            data = self._recv_now(bufsize)
+            if data:
+                return data
         if not self._wait_readable(self._socket_deadline(), "recv"):
             return b""
         return sock.read(bufsize)
+
+    def _recv_now(self, bufsize: int) -> bytes:
+        """Up to *bufsize* bytes straight from the kernel, or ``b""`` when the caller
+        must take the general path (nothing there yet, the end of the stream, a
+        failure, or a reason not to read here).
+
+        As gevent's ``recv`` does, read before waiting: with nothing buffered and
+        nobody to announce the bytes to (no ``readyRead`` slot, no other reader),
+        the buffer and the wait are skipped. The bytes count as arrived and
+        reported, as if a ``waitForReadyRead`` had returned them. An end of stream
+        or failure found here is taken as the hub would take it.
+        """
+        sock: QLocalSocket = self  # type: ignore[assignment]
+        transport = sock._transport
+        if transport is None or sock._state is not _CONNECTED or sock._reading_paused \
+                or sock._ending is transport or not sock._open_mode & MODE_READ \
+                or sock.readyRead._slots or sock.channelReadyRead._slots:
+            return b""
+        reader = sock._reader
+        if reader is not None and reader is not getcurrent():
+            return b""
+        sock._check_thread()
+        try:
+            data = transport.recv(bufsize)
+        except BlockingIOError:
+            return b""
+        except OSError as exc:
+            sock._stream_failed(transport, exc.errno or 0)
+            return b""
+        if not data:
+            sock._peer_closed(transport, drain=True)
+            return b""
+        sock._arrived += len(data)
+        sock._reported = sock._arrived
+        return data
 
     def recv_into(self, buffer: Any, nbytes: int = 0) -> int:
         """Read into *buffer* (up to *nbytes*, or its size); the count, 0 at the end."""
@@ -244,6 +285,13 @@ class SocketStyle:
             raise TypeError(f"recv_exactly() takes an int, not {type(size).__name__}")
         if size < 0:
             raise ValueError(f"recv_exactly(): the size must be >= 0, not {size}")
+        rbuf = sock._rbuf
+        if not rbuf.size and size:
+            data = self._recv_now(size)
+            if len(data) == size:
+                return data
+            if data:
+                rbuf.append(data)
         deadline = self._socket_deadline()
         while sock.bytesAvailable() < size:
             if not self._wait_readable(deadline, "recv_exactly", more=True):

@@ -660,3 +660,66 @@ def test_sendall_sends_at_once_without_switching_or_deferring(
     sock.sendall(b"third")
     assert written == [5]
     assert recv_exact(other, 5) == b"third"
+
+
+def test_a_reply_from_the_sockets_own_slot_costs_no_second_delivery(
+        pair: tuple[QLocalSocket, socket.socket], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A readyRead slot's reply is flushed by the delivery that ran the slot: one
+    delivery per message, none queued for writability. A slot that writes and then
+    blocks still has its reply sent while it blocks."""
+    sock, other = pair
+    delivered: list[int] = []
+    original = Watched.deliver
+
+    def spy(self: Watched) -> None:
+        delivered.append(self._pending)
+        original(self)
+
+    monkeypatch.setattr(Watched, "deliver", spy)
+
+    def echo() -> None:
+        data = sock.readAll()
+        sock.write(data.upper())
+        if data == b"block":
+            gevent.sleep(0.2)
+
+    sock.readyRead.connect(echo)
+    for word in (b"one", b"two", b"three"):
+        raw_send(other, word)
+        assert recv_exact(other, len(word)) == word.upper()
+    assert delivered == [READ, READ, READ]
+    raw_send(other, b"block")
+    with gevent.Timeout(0.1):  # well before the slot returns
+        assert recv_exact(other, 5) == b"BLOCK"
+
+
+def test_recv_reads_straight_from_the_kernel_when_nothing_is_buffered(
+        pair: tuple[QLocalSocket, socket.socket], monkeypatch: pytest.MonkeyPatch) -> None:
+    """recv()/recv_exactly() with an empty buffer read before waiting, as gevent's
+    recv does: no switch, the read buffer untouched. With a readyRead slot
+    connected, the bytes go the general way and the slot hears of them."""
+    sock, other = pair
+    appended: list[bytes] = []
+    original = ReadBuffer.append
+
+    def spy(self: ReadBuffer, data: bytes) -> None:
+        appended.append(data)
+        original(self, data)
+
+    monkeypatch.setattr(ReadBuffer, "append", spy)
+    raw_send(other, b"hello")
+    with SwitchCounter() as counter:
+        assert sock.recv(100) == b"hello"
+    assert counter.events == []
+    raw_send(other, b"exact")
+    with SwitchCounter() as counter:
+        assert sock.recv_exactly(5) == b"exact"
+    assert counter.events == []
+    assert appended == []
+    assert not sock.waitForReadyRead(0)  # nothing new: those bytes were reported
+    heard: list[int] = []
+    sock.readyRead.connect(lambda: heard.append(sock.bytesAvailable()))
+    raw_send(other, b"slot")
+    assert sock.recv(100) == b"slot"
+    assert heard == [4]
+    assert appended == [b"slot"]
