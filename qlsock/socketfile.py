@@ -461,6 +461,42 @@ def _why(err: int, exc: OSError, full: str, abstract: bool) -> str:
     return f"{exc.strerror} for {full}"
 
 
+def connect_failure(err: int, full: str, abstract: bool) -> str:
+    """What a failed ``connect(2)`` to *full* means, for the detail of Qt's text.
+
+    Qt says "Invalid name" for a missing file and "Connection refused" for a file
+    nobody listens on, neither naming the path. Only the failure path pays for the
+    ``lstat``; the kernel's socket table is not read, so a server between its
+    ``bind()`` and ``listen()`` is mentioned as a possibility instead.
+    """
+    if abstract:
+        if err in (errno.EACCES, errno.EPERM):
+            return f"no permission to connect to the abstract name {full!r}"
+        return f"no server is listening on the abstract name {full!r}"
+    if err == errno.ENOENT:
+        directory = os.path.dirname(full) or "."
+        if not os.path.isdir(directory):
+            return (f"no server is listening at {full}: the directory {directory} does "
+                    "not exist")
+        return f"no server is listening at {full}: the socket file does not exist"
+    if err in (errno.ECONNREFUSED, errno.EINVAL):
+        try:
+            mode = os.lstat(full).st_mode
+        except OSError:
+            return f"no server is listening at {full}"
+        if not stat.S_ISSOCK(mode):
+            return f"{full} exists and is {file_kind(mode)}, not a socket"
+        return (f"a socket file exists at {full} but no server is listening on it: a "
+                "stale file left by a server that exited without closing, or one that "
+                "has not started listening yet")
+    if err in (errno.EACCES, errno.EPERM):
+        return (f"no permission to connect to {full}: that takes write permission on "
+                "the socket file and search permission on every directory above it")
+    if err == errno.ENOTDIR:
+        return f"a component of {full} is not a directory"
+    return f"connecting to {full}"
+
+
 def _access_mode(options: LocalServerSocketOption) -> int:
     """The file mode Qt gives the socket for *options* (0: leave it to the umask)."""
     mode = 0

@@ -60,8 +60,6 @@ def _connected(name: str, abstract: bool, timeout: float) -> QLocalSocket:
             f"QLocalSocket::connectToServer: the server's backlog stayed full for "
             f"{timeout:g} s")
         sock.abort()
-        with contextlib.suppress(ValueError):
-            text += f" ({probe(name, abstract=abstract).detail})"
         raise _Failure(f"cannot connect: {text}")
     return sock
 
