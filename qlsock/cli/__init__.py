@@ -16,9 +16,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
+from types import FrameType
 from typing import Any
+
+import gevent
+from greenlet import getcurrent
 
 from .._log import logger
 from .._version import __version__
@@ -245,6 +251,36 @@ def _warnings_to_stderr() -> Iterator[None]:
         logger.removeHandler(handler)
 
 
+@contextlib.contextmanager
+def _interrupt_here() -> Iterator[None]:
+    """Ctrl-C raises KeyboardInterrupt in the greenlet running the command.
+
+    Python raises it wherever the main thread is when the signal is checked, which,
+    while a command waits, is gevent's hub: the hub then prints "KeyboardInterrupt"
+    and a timestamp before passing it on. The hub throws it instead, as a kill, into
+    this greenlet's next wait. A Python-level handler, not ``gevent.signal_handler``:
+    cancelling a libev watcher resets SIGINT to SIG_DFL, and a caller of :func:`main`
+    (the tests) would then die on its own Ctrl-C.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set signal handlers
+        return
+    caller = getcurrent()
+    loop = gevent.get_hub().loop
+    pending: list[Any] = []
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        pending.append(loop.run_callback_threadsafe(caller.throw, KeyboardInterrupt))
+
+    previous = signal.signal(signal.SIGINT, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        for callback in pending:  # a signal that came as the command ended
+            callback.stop()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``qlsock`` command with *argv* (default ``sys.argv[1:]``); the exit status.
 
@@ -258,7 +294,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _note("--abstract needs Linux's abstract socket namespace")
         return EXIT_USAGE
     try:
-        with _warnings_to_stderr():
+        with _warnings_to_stderr(), _interrupt_here():
             return _COMMANDS[args.command](args)
     except _Failure as exc:
         _note(str(exc))
