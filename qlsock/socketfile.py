@@ -368,8 +368,11 @@ def _probe_connect(full: str, address: bytes, missing: ServerStatus) -> Probe:
     # A listening socket bound at the path is live: said without connecting to it, so
     # that a probe (and a failed listen() wording its error) is no spurious
     # connection of that server's. Otherwise a non-blocking connect decides.
-    if not address.startswith(b"\0") and _kernel_state(full) == _KERNEL_LISTENING:
-        return Probe(ServerStatus.LIVE, full, f"a server is listening at {full}")
+    abstract = address.startswith(b"\0")
+    # An abstract name is no path: "at app" would send people looking for a file.
+    where = f"on the abstract name {full!r}" if abstract else f"at {full}"
+    if not abstract and _kernel_state(full) == _KERNEL_LISTENING:
+        return Probe(ServerStatus.LIVE, full, f"a server is listening {where}")
     sock = socket.socket(socket.AF_UNIX, _FLAGS)
     try:
         sock.setblocking(False)
@@ -377,13 +380,13 @@ def _probe_connect(full: str, address: bytes, missing: ServerStatus) -> Probe:
     finally:
         sock.close()
     if err == 0:
-        return Probe(ServerStatus.LIVE, full, f"a server is listening at {full}")
+        return Probe(ServerStatus.LIVE, full, f"a server is listening {where}")
     if err in (errno.EAGAIN, errno.EWOULDBLOCK):
         return Probe(ServerStatus.LIVE, full,
-                     f"a server is listening at {full} (its backlog is full)")
+                     f"a server is listening {where} (its backlog is full)")
     if err == errno.ECONNREFUSED:
         if missing is ServerStatus.ABSENT:
-            return Probe(ServerStatus.ABSENT, full, f"no server has the abstract name {full!r}")
+            return Probe(ServerStatus.ABSENT, full, f"no server is listening {where}")
         if _kernel_state(full) is not None:
             return Probe(ServerStatus.LIVE, full,
                          f"a socket is bound at {full} but not (yet) listening")
@@ -393,7 +396,7 @@ def _probe_connect(full: str, address: bytes, missing: ServerStatus) -> Probe:
     if err == errno.ENOENT:
         return Probe(ServerStatus.ABSENT, full, f"nothing exists at {full}")
     return Probe(ServerStatus.INACCESSIBLE, full,
-                 f"cannot tell whether a server listens at {full}: {os.strerror(err)}")
+                 f"cannot tell whether a server is listening {where}: {os.strerror(err)}")
 
 
 #: /proc/net/unix's flag of a listening socket (``__SO_ACCEPTCON``).

@@ -58,6 +58,13 @@ class Captured:
         self.err += err
         return self
 
+    def take(self) -> tuple[bytes, bytes]:
+        """What was written since the last take(), as (stdout, stderr)."""
+        self.read()
+        taken = (self.out, self.err)
+        self.out = self.err = b""
+        return taken
+
     def wait_err(self, text: bytes) -> None:
         assert qtry(lambda: text in self.read().err, 10000), self.err
 
@@ -206,10 +213,22 @@ def test_listen_abstract(cap: Captured) -> None:
 def test_listen_never_takes_a_live_name(cap: Captured, harness: Harness) -> None:
     harness.server(NAME)
     assert main(["listen", NAME, "--reclaim"]) == EXIT_FAILURE
-    err = cap.read().err.decode()
-    assert err.startswith("qlsock: QLocalServer::listen: Address in use (")
-    assert "a server is listening" in err
+    # Remedies for a shell user; the library's text names removeServer() instead.
+    assert cap.read().err.decode() == (
+        f"qlsock: cannot listen: a server is listening at {path_of(NAME)}; choose another "
+        f"name, or stop that server first (check with: qlsock probe {NAME})\n")
     assert probe(NAME).status is ServerStatus.LIVE
+
+
+def test_listen_on_a_live_abstract_name_says_abstract_name(cap: Captured,
+                                                           harness: Harness) -> None:
+    name = f"qlsock-cli-live-{os.getpid()}"
+    harness.server(name, options=QLocalServer.AbstractNamespaceOption)
+    assert main(["listen", name, "--abstract"]) == EXIT_FAILURE
+    assert cap.read().err.decode() == (
+        f"qlsock: cannot listen: a server is listening on the abstract name {name!r}; "
+        "choose another name, or stop that server first (check with: qlsock probe "
+        f"--abstract {name})\n")
 
 
 def test_listen_reclaims_a_stale_file_only_when_asked(cap: Captured) -> None:
@@ -221,6 +240,7 @@ def test_listen_reclaims_a_stale_file_only_when_asked(cap: Captured) -> None:
     assert "--reclaim" in err
     assert f"qlsock remove {NAME}" in err
     assert "reclaim_stale" not in err
+    assert "remove_stale" not in err
     job = listening_cli(cap, NAME, "--reclaim", "--max-clients", "1")
     client = connect_to(NAME)
     send_now(client, b"x")
@@ -359,11 +379,18 @@ def test_probe(cap: Captured, harness: Harness) -> None:
 
 
 def test_probe_abstract(cap: Captured, harness: Harness) -> None:
+    """An abstract name is @NAME on stdout and "the abstract name" on stderr, never a
+    path (there is no file)."""
     name = f"qlsock-cli-probe-{os.getpid()}"
     assert main(["probe", name, "--abstract"]) == EXIT_ABSENT
+    assert cap.take() == (f"absent: @{name}\n".encode(),
+                          f"qlsock: no server is listening on the abstract name "
+                          f"{name!r}\n".encode())
     harness.server(name, options=QLocalServer.AbstractNamespaceOption)
     assert main(["probe", name, "--abstract"]) == EXIT_OK
-    assert cap.read().out.endswith(f"live: @{name}\n".encode())
+    assert cap.take() == (f"live: @{name}\n".encode(),
+                          f"qlsock: a server is listening on the abstract name "
+                          f"{name!r}\n".encode())
 
 
 def test_remove(cap: Captured, harness: Harness) -> None:
