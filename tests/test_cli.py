@@ -485,6 +485,27 @@ def test_help(cap: Captured) -> None:
         assert f"usage: qlsock {command}" in cap.read().out.decode()
 
 
+def test_each_commands_help_fits_80_columns_and_lists_its_own_exit_statuses(
+        cap: Captured, monkeypatch: pytest.MonkeyPatch) -> None:
+    """bench takes no NAME and cannot be stale: its footer says neither; every help is
+    wrapped to the terminal (descriptions were one long line)."""
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["bench", "--help"]) == EXIT_OK
+    out = cap.take()[0].decode()
+    footer = out[out.index("\nexit status:"):]
+    assert footer == ("\nexit status:\n  0    success: every echoed byte matched\n"
+                      "  1    an echo was missing or differed, or the server could not "
+                      "listen\n  2    usage error\n  130  interrupted (Ctrl-C)\n")
+    assert "NAME" not in out
+    assert "--abstract" not in out
+    for command in ("", "listen", "connect", "send", "probe", "remove", "bench"):
+        assert main([command, "--help"] if command else ["--help"]) == EXIT_OK
+        out = cap.take()[0].decode()
+        assert max(len(line) for line in out.splitlines()) <= 80, out
+        assert ("probe: a stale" in out) == (command == ""), out
+        assert ("--abstract" in out) == (command not in ("remove", "bench")), out
+
+
 def test_version(cap: Captured) -> None:
     assert main(["--version"]) == EXIT_OK
     assert cap.read().out.decode() == f"qlsock {__version__}\n"
