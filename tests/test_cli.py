@@ -19,7 +19,7 @@ import pytest
 from gevent import socket as gsocket
 from gevent import subprocess
 
-from qlsock import QLocalServer, QLocalSocket, __version__
+from qlsock import QLocalServer, QLocalSocket, __version__, cli
 from qlsock.cli import (
     EXIT_ABSENT,
     EXIT_FAILURE,
@@ -30,6 +30,7 @@ from qlsock.cli import (
     main,
 )
 from qlsock.socketfile import ServerStatus, probe
+from tests import gen_cli_doc
 from tests.peers.process import PROJECT_ROOT, peer_env
 from tests.support import Harness, Reader, connect_to, qtry, send_now, torn_down
 
@@ -504,6 +505,14 @@ def test_each_commands_help_fits_80_columns_and_lists_its_own_exit_statuses(
         assert max(len(line) for line in out.splitlines()) <= 80, out
         assert ("probe: a stale" in out) == (command == ""), out
         assert ("--abstract" in out) == (command not in ("remove", "bench")), out
+
+
+def test_the_cli_page_holds_every_commands_current_help() -> None:
+    """docs/cli.md shows the help texts in the file itself (GitHub, the sdist); a change
+    to the command's options or texts must be carried there: ``make docs-cli``."""
+    page = gen_cli_doc.PAGE.read_text()
+    assert gen_cli_doc.documented(page) == ["", *cli._COMMANDS]
+    assert page == gen_cli_doc.render(page), "docs/cli.md is out of date: make docs-cli"
 
 
 def test_version(cap: Captured) -> None:
