@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Qt (the interop peer) runs headless.
 export QT_QPA_PLATFORM := offscreen
 
-.PHONY: demo test test-plain test-monkey docs lint clean bench bench-quick bench-scaling soak
+.PHONY: demo test test-plain test-monkey docs docs-cli lint clean bench bench-quick bench-scaling soak
 
 # The demo needs only the package (gevent, greenlet, zope.interface); the tests, the
 # linters and the docs add their extras behind a stamp of their own.
@@ -67,6 +67,11 @@ soak: $(STAMP)
 # The documentation (Sphinx + MyST): warnings are errors, every reference must resolve.
 docs: $(STAMP)
 	$(PY) -m sphinx -q -W --keep-going -n -b html docs docs/_build/html
+
+# docs/cli.md holds the commands' --help output (readable without Sphinx); the suite
+# fails when it is out of date, and this rewrites it.
+docs-cli: $(STAMP)
+	$(PY) -m tests.gen_cli_doc
 
 lint: $(STAMP)
 	$(PY) -m ruff check qlsock tests examples

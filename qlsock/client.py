@@ -46,13 +46,21 @@ def connect(name: str | os.PathLike[str], timeout: float | None = None, *,
     if sock.state() is not LocalSocketState.ConnectedState:
         code = sock.error()
         text = sock.errorString()
-        where = os.fspath(name)
-        if not abstract and where and not where.startswith("/"):
-            where = f"{where}, that is {full_server_name(where)}"
         if sock.state() is LocalSocketState.ConnectingState:
             code = LocalSocketError.SocketTimeoutError
             text = "the server's backlog stayed full"
         sock.abort()
-        raise socket_error(code, f"cannot connect to {where}: {text}")
+        raise socket_error(code, f"cannot connect{_where(os.fspath(name), abstract, text)}: "
+                                 f"{text}")
     sock.settimeout(timeout)
     return sock
+
+
+def _where(name: str, abstract: bool, text: str) -> str:
+    """The message's ``to NAME`` part, with the path NAME resolves to; empty when
+    *text* names that already (connectToServer's detail does for every refused
+    connect) or there is no name."""
+    full = name if abstract or not name or name.startswith("/") else full_server_name(name)
+    if not full or (repr(full) if abstract else full) in text:
+        return ""
+    return f" to {name}" if full == name else f" to {name}, that is {full}"

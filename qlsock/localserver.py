@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import _socket
 import os
+import sys
 import time
 from collections import deque
 from collections.abc import Iterable
@@ -36,6 +37,7 @@ from .interfaces import IListeningEndpoint, ILocalServer, ITimer
 from .iodevice import coerce_size
 from .localsocket import QLocalSocket, timeout_seconds
 from .naming import (
+    ABSTRACT_SUPPORTED,
     coerce_name,
     full_server_name,
     names_from_address,
@@ -102,9 +104,28 @@ class QLocalServer(QObject):
         endpoint = getattr(self, "_endpoint", None)
         if endpoint is not None:
             try:
+                if not sys.is_finalizing():  # at exit, it was referenced all along
+                    # As asyncio's "Task was destroyed but it is pending!": a server
+                    # held only by its own slots goes at some cyclic collection, so
+                    # clients suddenly find no server, and nothing else would say why.
+                    logger.warning(
+                        "QLocalServer %s was garbage-collected while listening: it is "
+                        "closed now and its socket file removed. Keep a reference to it "
+                        "(in a variable, an attribute, or by giving it a parent) for as "
+                        "long as it should serve, and close() it when done",
+                        self._listening_on())
                 self._engine.release(_release_listener, endpoint, self._bound, self._retry)
             except Exception:  # interpreter shutdown: nothing to close with
                 pass
+
+    def _listening_on(self) -> str:
+        """Where the server listens, for messages: the path, or what it is instead."""
+        full = self._full_server_name
+        if not full:
+            return "on an unnamed socket"
+        if ABSTRACT_SUPPORTED and self._options & LocalServerSocketOption.AbstractNamespaceOption:
+            return f"on the abstract name {full!r}"
+        return f"at {full}"
 
     def __enter__(self) -> QLocalServer:
         return self

@@ -47,6 +47,7 @@ from .naming import (
 )
 from .qobject import QObject
 from .signals import Signal, SignalAlias
+from .socketfile import connect_failure
 from .socketstyle import SocketStyle
 
 __all__ = ["QLocalSocket"]
@@ -403,7 +404,10 @@ class QLocalSocket(SocketStyle, QIODevice):
                 self._connect_failed(LocalSocketError.SocketTimeoutError,
                                      detail="the server's backlog stayed full")
                 return True
-            self._connect_failed(code, err=exc.errno or 0)
+            # Qt's text names neither the path nor what is wrong with it.
+            abstract = attempt.address[:1] == b"\0"
+            self._connect_failed(code, err=exc.errno or 0,
+                                 detail=connect_failure(exc.errno or 0, attempt.full, abstract))
             return True
         self._attempt = None
         self._attach(transport)

@@ -2,7 +2,7 @@
 
 What programs that use local sockets use of Qt's object model: a name, the parent and
 children tree (a parent keeps its children alive, as Qt's owns them), ``deleteLater``,
-``destroyed``, ``blockSignals`` and ``tr``. Signals are declared with
+``destroyed``, ``blockSignals``, ``sender`` and ``tr``. Signals are declared with
 :class:`qlsock.Signal` on any class, QObject or not.
 
 Differences from Qt, on purpose:
@@ -16,23 +16,27 @@ Differences from Qt, on purpose:
 * A connection a server accepted is its child while it is connected, and leaves the
   server's children when its connection ends (Qt keeps it until deleted): a
   long-running server that never calls ``deleteLater`` does not pile up sockets.
-* No meta-object system: no properties, ``metaObject()``, event filters, or
-  ``moveToThread`` (an object belongs to the thread whose hub created it).
+* No meta-object system: no properties, ``metaObject()``, event filters,
+  ``senderSignalIndex()`` or ``moveToThread`` (an object belongs to the thread whose
+  hub created it).
+* ``sender()`` knows the sender inside slots that are bound methods of a QObject
+  (Qt's receiver); a function, lambda or ``functools.partial`` has no receiver, so no
+  object's ``sender()`` reports the signals that call it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from .signals import Signal
+from .signals import Receiver, Signal, sender_of
 
 __all__ = ["QObject"]
 
 _T = TypeVar("_T", bound="QObject")
 
 
-class QObject:
+class QObject(Receiver):
     """Qt's ``QObject``, as far as local-socket programs use it (see the module)."""
 
     #: ``destroyed(obj)``: emitted by ``deleteLater()``, last.
@@ -131,6 +135,19 @@ class QObject:
 
     def signalsBlocked(self) -> bool:
         return self._signals_blocked
+
+    def sender(self) -> Any:
+        """The object whose signal called the slot of this object that is running, or None.
+
+        As Qt's ``QObject::sender()``: inside a bound method of this object called by
+        a signal (also in what that slot calls, until it returns) it is the signal's
+        owner, a QObject unless the signal is declared on another class; called
+        directly, or after the slot returned, it is None. It is kept per greenlet: a
+        slot that blocks still gets its own sender while other greenlets deliver other
+        objects' signals to this one. Slots that are functions or lambdas have no
+        receiver, so they cannot ask (see the module).
+        """
+        return sender_of(self)
 
     @staticmethod
     def tr(text: str, disambiguation: str | None = None, n: int = -1) -> str:

@@ -21,6 +21,9 @@ Where the emission comes from (qlsock's contract, see ``docs/semantics.md``):
 * a signal caused by the outside world is emitted from a greenlet the hub schedules,
   or by a ``waitFor*`` call that observes the event, in the waiting greenlet: once,
   never twice, never recursively. Slots never run in the hub, so they may block.
+
+A slot that is a bound method of a :class:`Receiver` (a ``QObject``) can ask
+``self.sender()`` who emitted, per greenlet; other slots are called as they are.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import inspect
 import sys
 import weakref
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any, overload
 
 from greenlet import getcurrent
@@ -70,6 +74,68 @@ def _arity(slot: Callable[..., Any]) -> int | None:
             count += 1
     return count
 
+
+
+class Receiver:
+    """A class whose bound methods, connected as slots, learn who emitted.
+
+    :class:`~qlsock.QObject` derives from it: inside such a slot,
+    ``self.sender()`` (:func:`sender_of`) is the object whose signal called it, as
+    Qt's ``QObject::sender()``. Other slots (functions, lambdas, partials, methods
+    of other classes) are called as they are, at no cost.
+    """
+
+    __slots__ = ()
+
+
+#: The Receivers' slots running in this greenlet, innermost first, as (receiver,
+#: sender, the entry of the slot this one runs inside) or None. A context variable,
+#: because each greenlet has a context of its own: a slot that blocks keeps its
+#: sender while other greenlets deliver other signals to the same receiver.
+_running: ContextVar[tuple[Any, Any, Any] | None] = ContextVar("qlsock_running_slot",
+                                                               default=None)
+
+
+class _ReceiverSlot:
+    """A Receiver's bound method connected to a signal: while it runs, the receiver's
+    sender is the signal's owner. Equal to the method, so ``disconnect`` finds it."""
+
+    __slots__ = ("_method", "_owner")
+
+    def __init__(self, method: Callable[..., Any], owner: weakref.ref[Any]) -> None:
+        self._method = method
+        self._owner = owner
+
+    def __call__(self, *args: Any) -> None:
+        # One context-variable store and its restore per call: all it costs.
+        token = _running.set((self._method.__self__,  # type: ignore[attr-defined]
+                              self._owner(), _running.get()))
+        try:
+            self._method(*args)
+        finally:
+            _running.reset(token)
+
+    def __eq__(self, other: object) -> bool:
+        return self._method == other
+
+    def __repr__(self) -> str:
+        return repr(self._method)
+
+
+def sender_of(receiver: object) -> Any:
+    """The object whose signal called *receiver*'s slot that is running in this
+    greenlet, or None outside such a slot (``QObject.sender()``).
+
+    A slot of *receiver* further up counts, as in Qt, where the sender stays set on
+    the receiver while its slot runs: also inside a function that slot calls, or a
+    slot of another object that a signal it emits calls.
+    """
+    entry = _running.get()
+    while entry is not None:
+        if entry[0] is receiver:
+            return entry[1]
+        entry = entry[2]
+    return None
 
 
 def _inside_a_slot(frame: Any) -> bool:
@@ -117,7 +183,10 @@ class BoundSignal:
             raise TypeError(
                 f"{self._name}.connect() needs a callable slot, not {slot.__class__.__name__}"
             )
-        self._slots.append((slot, _arity(slot)))
+        arity = _arity(slot)
+        if isinstance(getattr(slot, "__self__", None), Receiver):
+            slot = _ReceiverSlot(slot, self._owner)
+        self._slots.append((slot, arity))
         return True
 
     def disconnect(self, slot: Callable[..., Any] | BoundSignal | None = None) -> bool:

@@ -368,8 +368,11 @@ def _probe_connect(full: str, address: bytes, missing: ServerStatus) -> Probe:
     # A listening socket bound at the path is live: said without connecting to it, so
     # that a probe (and a failed listen() wording its error) is no spurious
     # connection of that server's. Otherwise a non-blocking connect decides.
-    if not address.startswith(b"\0") and _kernel_state(full) == _KERNEL_LISTENING:
-        return Probe(ServerStatus.LIVE, full, f"a server is listening at {full}")
+    abstract = address.startswith(b"\0")
+    # An abstract name is no path: "at app" would send people looking for a file.
+    where = f"on the abstract name {full!r}" if abstract else f"at {full}"
+    if not abstract and _kernel_state(full) == _KERNEL_LISTENING:
+        return Probe(ServerStatus.LIVE, full, f"a server is listening {where}")
     sock = socket.socket(socket.AF_UNIX, _FLAGS)
     try:
         sock.setblocking(False)
@@ -377,13 +380,13 @@ def _probe_connect(full: str, address: bytes, missing: ServerStatus) -> Probe:
     finally:
         sock.close()
     if err == 0:
-        return Probe(ServerStatus.LIVE, full, f"a server is listening at {full}")
+        return Probe(ServerStatus.LIVE, full, f"a server is listening {where}")
     if err in (errno.EAGAIN, errno.EWOULDBLOCK):
         return Probe(ServerStatus.LIVE, full,
-                     f"a server is listening at {full} (its backlog is full)")
+                     f"a server is listening {where} (its backlog is full)")
     if err == errno.ECONNREFUSED:
         if missing is ServerStatus.ABSENT:
-            return Probe(ServerStatus.ABSENT, full, f"no server has the abstract name {full!r}")
+            return Probe(ServerStatus.ABSENT, full, f"no server is listening {where}")
         if _kernel_state(full) is not None:
             return Probe(ServerStatus.LIVE, full,
                          f"a socket is bound at {full} but not (yet) listening")
@@ -393,7 +396,7 @@ def _probe_connect(full: str, address: bytes, missing: ServerStatus) -> Probe:
     if err == errno.ENOENT:
         return Probe(ServerStatus.ABSENT, full, f"nothing exists at {full}")
     return Probe(ServerStatus.INACCESSIBLE, full,
-                 f"cannot tell whether a server listens at {full}: {os.strerror(err)}")
+                 f"cannot tell whether a server is listening {where}: {os.strerror(err)}")
 
 
 #: /proc/net/unix's flag of a listening socket (``__SO_ACCEPTCON``).
@@ -459,6 +462,42 @@ def _why(err: int, exc: OSError, full: str, abstract: bool) -> str:
     if err == errno.EROFS:
         return f"{full} is on a read-only file system"
     return f"{exc.strerror} for {full}"
+
+
+def connect_failure(err: int, full: str, abstract: bool) -> str:
+    """What a failed ``connect(2)`` to *full* means, for the detail of Qt's text.
+
+    Qt says "Invalid name" for a missing file and "Connection refused" for a file
+    nobody listens on, neither naming the path. Only the failure path pays for the
+    ``lstat``; the kernel's socket table is not read, so a server between its
+    ``bind()`` and ``listen()`` is mentioned as a possibility instead.
+    """
+    if abstract:
+        if err in (errno.EACCES, errno.EPERM):
+            return f"no permission to connect to the abstract name {full!r}"
+        return f"no server is listening on the abstract name {full!r}"
+    if err == errno.ENOENT:
+        directory = os.path.dirname(full) or "."
+        if not os.path.isdir(directory):
+            return (f"no server is listening at {full}: the directory {directory} does "
+                    "not exist")
+        return f"no server is listening at {full}: the socket file does not exist"
+    if err in (errno.ECONNREFUSED, errno.EINVAL):
+        try:
+            mode = os.lstat(full).st_mode
+        except OSError:
+            return f"no server is listening at {full}"
+        if not stat.S_ISSOCK(mode):
+            return f"{full} exists and is {file_kind(mode)}, not a socket"
+        return (f"a socket file exists at {full} but no server is listening on it: a "
+                "stale file left by a server that exited without closing, or one that "
+                "has not started listening yet")
+    if err in (errno.EACCES, errno.EPERM):
+        return (f"no permission to connect to {full}: that takes write permission on "
+                "the socket file and search permission on every directory above it")
+    if err == errno.ENOTDIR:
+        return f"a component of {full} is not a directory"
+    return f"connecting to {full}"
 
 
 def _access_mode(options: LocalServerSocketOption) -> int:

@@ -193,6 +193,8 @@ class Place:
     listen_text: tuple[str, ...]
     connect_error: QLocalSocket.LocalSocketError
     connect_text: str
+    #: qlsock's detail after Qt's text; {path} and {dir} are the name and its directory.
+    connect_detail: str
 
 
 def _regular_file(tmpdir: str) -> str:
@@ -214,30 +216,36 @@ PLACES = {
     "missing directory": Place(
         lambda t: t + "/no/such/dir/s",
         SocketError.HostNotFoundError, ("Name error (", "does not exist"),
-        QLocalSocket.ServerNotFoundError, "QLocalSocket::connectToServer: Invalid name"),
+        QLocalSocket.ServerNotFoundError, "QLocalSocket::connectToServer: Invalid name",
+        "no server is listening at {path}: the directory {dir} does not exist"),
     "a path through a regular file": Place(
         _through_file,
         SocketError.HostNotFoundError, ("Name error (", "not a directory"),
         QLocalSocket.UnknownSocketError,
-        "QLocalSocket::connectToServer: Unknown error 20 (Not a directory)"),
+        "QLocalSocket::connectToServer: Unknown error 20 (Not a directory)",
+        "a component of {path} is not a directory"),
     "a regular file at the path": Place(
         _regular_file,
         SocketError.AddressInUseError, ("Address in use (", "regular file", "not a socket"),
-        QLocalSocket.ConnectionRefusedError, "QLocalSocket::connectToServer: Connection refused"),
+        QLocalSocket.ConnectionRefusedError, "QLocalSocket::connectToServer: Connection refused",
+        "{path} exists and is a regular file, not a socket"),
     "a directory at the path": Place(
         _directory,
         SocketError.AddressInUseError, ("Address in use (", "directory", "not a socket"),
-        QLocalSocket.ConnectionRefusedError, "QLocalSocket::connectToServer: Connection refused"),
+        QLocalSocket.ConnectionRefusedError, "QLocalSocket::connectToServer: Connection refused",
+        "{path} exists and is a directory, not a socket"),
     "/proc (cannot hold sockets)": Place(
         lambda t: "/proc/qlsock-bad-input",
         SocketError.HostNotFoundError, ("Name error (", "/proc/qlsock-bad-input"),
-        QLocalSocket.ServerNotFoundError, "QLocalSocket::connectToServer: Invalid name"),
+        QLocalSocket.ServerNotFoundError, "QLocalSocket::connectToServer: Invalid name",
+        "no server is listening at {path}: the socket file does not exist"),
     "/sys (refuses even root)": Place(
         lambda t: "/sys/qlsock-bad-input",
         SocketError.UnknownSocketError if ROOT else SocketError.SocketAccessError,
         ("Unknown error 1 (Operation not permitted)" if ROOT else "Permission denied (",
          "/sys/qlsock-bad-input"),
-        QLocalSocket.ServerNotFoundError, "QLocalSocket::connectToServer: Invalid name"),
+        QLocalSocket.ServerNotFoundError, "QLocalSocket::connectToServer: Invalid name",
+        "no server is listening at {path}: the socket file does not exist"),
 }
 
 
@@ -273,15 +281,17 @@ def test_proc_error_does_not_claim_the_directory_is_missing() -> None:
 
 @pytest.mark.parametrize("case", list(PLACES))
 def test_unusable_place_connect(case: str, tmpdir_env: str) -> None:
-    """connectToServer() reports Qt's code and text (errno mapped as qlocalsocket_unix.cpp)."""
+    """connectToServer() reports Qt's code and text (errno mapped as qlocalsocket_unix.cpp),
+    then what is at the path (differences.md 38)."""
     place = PLACES[case]
     client = QLocalSocket()
     errors = Spy(client.errorOccurred)
-    client.connectToServer(place.setup(tmpdir_env))
+    path = place.setup(tmpdir_env)
+    client.connectToServer(path)
     assert errors.calls == [(place.connect_error,)]
     assert client.error() == place.connect_error
-    text = client.errorString()
-    assert text == place.connect_text or text.startswith(place.connect_text + " ("), text
+    detail = place.connect_detail.format(path=path, dir=os.path.dirname(path))
+    assert client.errorString() == f"{place.connect_text} ({detail})"
     assert (client.state(), client.isOpen(), client.isValid()) == (U, False, False)
 
 
@@ -354,7 +364,9 @@ def test_permission_denied(tmpdir_env: str) -> None:
                                               if k.startswith("connect")]:
         assert (state, code, errors) == (U, QLocalSocket.SocketAccessError,
                                          [QLocalSocket.SocketAccessError]), label
-        assert text.startswith("QLocalSocket::connectToServer: Socket access error"), text
+        assert text.startswith("QLocalSocket::connectToServer: Socket access error (no "
+                               f"permission to connect to {tmpdir_env}/"), text
+        assert "write permission on the socket file" in text, text
 
 
 _EROFS_CHILD = r"""

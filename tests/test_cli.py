@@ -19,7 +19,7 @@ import pytest
 from gevent import socket as gsocket
 from gevent import subprocess
 
-from qlsock import QLocalServer, QLocalSocket, __version__
+from qlsock import QLocalServer, QLocalSocket, __version__, cli
 from qlsock.cli import (
     EXIT_ABSENT,
     EXIT_FAILURE,
@@ -30,6 +30,7 @@ from qlsock.cli import (
     main,
 )
 from qlsock.socketfile import ServerStatus, probe
+from tests import gen_cli_doc
 from tests.peers.process import PROJECT_ROOT, peer_env
 from tests.support import Harness, Reader, connect_to, qtry, send_now, torn_down
 
@@ -57,6 +58,13 @@ class Captured:
         self.out += out
         self.err += err
         return self
+
+    def take(self) -> tuple[bytes, bytes]:
+        """What was written since the last take(), as (stdout, stderr)."""
+        self.read()
+        taken = (self.out, self.err)
+        self.out = self.err = b""
+        return taken
 
     def wait_err(self, text: bytes) -> None:
         assert qtry(lambda: text in self.read().err, 10000), self.err
@@ -206,10 +214,22 @@ def test_listen_abstract(cap: Captured) -> None:
 def test_listen_never_takes_a_live_name(cap: Captured, harness: Harness) -> None:
     harness.server(NAME)
     assert main(["listen", NAME, "--reclaim"]) == EXIT_FAILURE
-    err = cap.read().err.decode()
-    assert err.startswith("qlsock: QLocalServer::listen: Address in use (")
-    assert "a server is listening" in err
+    # Remedies for a shell user; the library's text names removeServer() instead.
+    assert cap.read().err.decode() == (
+        f"qlsock: cannot listen: a server is listening at {path_of(NAME)}; choose another "
+        f"name, or stop that server first (check with: qlsock probe {NAME})\n")
     assert probe(NAME).status is ServerStatus.LIVE
+
+
+def test_listen_on_a_live_abstract_name_says_abstract_name(cap: Captured,
+                                                           harness: Harness) -> None:
+    name = f"qlsock-cli-live-{os.getpid()}"
+    harness.server(name, options=QLocalServer.AbstractNamespaceOption)
+    assert main(["listen", name, "--abstract"]) == EXIT_FAILURE
+    assert cap.read().err.decode() == (
+        f"qlsock: cannot listen: a server is listening on the abstract name {name!r}; "
+        "choose another name, or stop that server first (check with: qlsock probe "
+        f"--abstract {name})\n")
 
 
 def test_listen_reclaims_a_stale_file_only_when_asked(cap: Captured) -> None:
@@ -221,6 +241,7 @@ def test_listen_reclaims_a_stale_file_only_when_asked(cap: Captured) -> None:
     assert "--reclaim" in err
     assert f"qlsock remove {NAME}" in err
     assert "reclaim_stale" not in err
+    assert "remove_stale" not in err
     job = listening_cli(cap, NAME, "--reclaim", "--max-clients", "1")
     client = connect_to(NAME)
     send_now(client, b"x")
@@ -297,8 +318,9 @@ def test_connect_ends_when_the_server_closes(cap: Captured, harness: Harness,
 def test_connect_to_nothing(cap: Captured) -> None:
     assert main(["connect", NAME, "--timeout", "1"]) == EXIT_FAILURE
     err = cap.read().err.decode()
-    assert err.startswith("qlsock: cannot connect: QLocalSocket::connectToServer: ")
-    assert f"nothing exists at {path_of(NAME)}" in err
+    assert err == ("qlsock: cannot connect: QLocalSocket::connectToServer: Invalid name "
+                   f"(no server is listening at {path_of(NAME)}: the socket file does not "
+                   "exist)\n")
 
 
 # -- send ------------------------------------------------------------------------------------
@@ -330,8 +352,11 @@ def test_send_to_a_stale_name(cap: Captured) -> None:
     stale_file(NAME)
     assert main(["send", NAME, "x"]) == EXIT_FAILURE
     err = cap.read().err.decode()
-    assert "Connection refused" in err
-    assert "stale socket file" in err
+    # connectToServer's own detail, once (the CLI used to append a probe's too).
+    assert err == (f"qlsock: cannot connect: QLocalSocket::connectToServer: Connection "
+                   f"refused (a socket file exists at {path_of(NAME)} but no server is "
+                   "listening on it: a stale file left by a server that exited without "
+                   "closing, or one that has not started listening yet)\n")
 
 
 # -- probe and remove ----------------------------------------------------------------------------
@@ -355,11 +380,18 @@ def test_probe(cap: Captured, harness: Harness) -> None:
 
 
 def test_probe_abstract(cap: Captured, harness: Harness) -> None:
+    """An abstract name is @NAME on stdout and "the abstract name" on stderr, never a
+    path (there is no file)."""
     name = f"qlsock-cli-probe-{os.getpid()}"
     assert main(["probe", name, "--abstract"]) == EXIT_ABSENT
+    assert cap.take() == (f"absent: @{name}\n".encode(),
+                          f"qlsock: no server is listening on the abstract name "
+                          f"{name!r}\n".encode())
     harness.server(name, options=QLocalServer.AbstractNamespaceOption)
     assert main(["probe", name, "--abstract"]) == EXIT_OK
-    assert cap.read().out.endswith(f"live: @{name}\n".encode())
+    assert cap.take() == (f"live: @{name}\n".encode(),
+                          f"qlsock: a server is listening on the abstract name "
+                          f"{name!r}\n".encode())
 
 
 def test_remove(cap: Captured, harness: Harness) -> None:
@@ -452,6 +484,35 @@ def test_help(cap: Captured) -> None:
     for command in ("listen", "connect", "send", "probe", "remove", "bench"):
         assert main([command, "--help"]) == EXIT_OK
         assert f"usage: qlsock {command}" in cap.read().out.decode()
+
+
+def test_each_commands_help_fits_80_columns_and_lists_its_own_exit_statuses(
+        cap: Captured, monkeypatch: pytest.MonkeyPatch) -> None:
+    """bench takes no NAME and cannot be stale: its footer says neither; every help is
+    wrapped to the terminal (descriptions were one long line)."""
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["bench", "--help"]) == EXIT_OK
+    out = cap.take()[0].decode()
+    footer = out[out.index("\nexit status:"):]
+    assert footer == ("\nexit status:\n  0    success: every echoed byte matched\n"
+                      "  1    an echo was missing or differed, or the server could not "
+                      "listen\n  2    usage error\n  130  interrupted (Ctrl-C)\n")
+    assert "NAME" not in out
+    assert "--abstract" not in out
+    for command in ("", "listen", "connect", "send", "probe", "remove", "bench"):
+        assert main([command, "--help"] if command else ["--help"]) == EXIT_OK
+        out = cap.take()[0].decode()
+        assert max(len(line) for line in out.splitlines()) <= 80, out
+        assert ("probe: a stale" in out) == (command == ""), out
+        assert ("--abstract" in out) == (command not in ("remove", "bench")), out
+
+
+def test_the_cli_page_holds_every_commands_current_help() -> None:
+    """docs/cli.md shows the help texts in the file itself (GitHub, the sdist); a change
+    to the command's options or texts must be carried there: ``make docs-cli``."""
+    page = gen_cli_doc.PAGE.read_text()
+    assert gen_cli_doc.documented(page) == ["", *cli._COMMANDS]
+    assert page == gen_cli_doc.render(page), "docs/cli.md is out of date: make docs-cli"
 
 
 def test_version(cap: Captured) -> None:

@@ -73,6 +73,14 @@ def test_the_readme_renders_on_a_package_index() -> None:
     assert [t for t in targets if not t.startswith(("https://", "http://", "#"))] == []
 
 
+def test_the_readme_says_how_to_install_before_how_to_work_on_a_checkout() -> None:
+    """A user reads ``pip install qlsock`` first; the make commands are for a checkout."""
+    readme = (DOCS.parent / "README.md").read_text()
+    commands = re.findall(r"^```sh\n(.*?)^```", readme, re.S | re.M)
+    assert commands[0] == "pip install qlsock\n"
+    assert readme.index("pip install qlsock") < readme.index("make demo")
+
+
 def test_the_readme_gevent_example_runs(tmp_path: Path, tmpdir_env: str) -> None:
     [program] = [b for b in re.findall(r"```python\n(.*?)```",
                                        (DOCS.parent / "README.md").read_text(), re.S)

@@ -95,7 +95,9 @@ def test_echo_client_reports_a_missing_server(spawn: Spawn) -> None:
     client = spawn("echo_client.py", "nobody-here")
     assert client.finish() == 1
     assert "client: cannot connect to 'nobody-here': QLocalSocket::connectToServer: " \
-        "Invalid name" in client.stderr, client.transcript()
+        "Invalid name (no server is listening at " in client.stderr, client.transcript()
+    assert "/nobody-here: the socket file does not exist)" in client.stderr, \
+        client.transcript()
 
 
 # -- fortunes -----------------------------------------------------------------------------

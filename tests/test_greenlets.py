@@ -1262,10 +1262,13 @@ def test_finding7_exception_in_a_handler_is_printed_by_default(hub_stream: Any) 
 
 
 @pytest.mark.parametrize("kind", ["listening", "slot-cycle", "queued-connection"])
-def test_finding8_dropped_server_is_closed(tmpdir_env: str, kind: str) -> None:
+def test_finding8_dropped_server_is_closed(tmpdir_env: str, kind: str,
+                                           caplog: pytest.LogCaptureFixture) -> None:
     """``def f(): QLocalServer().listen("x")``: once f() returned and garbage is collected,
     the socket file is gone and a client finds no server (and a connection it had queued
-    but nobody took is closed, as close() does)."""
+    but nobody took is closed, as close() does). A warning says so, and what to do: a
+    server held only by its own slots (slot-cycle) goes at some cyclic collection."""
+    caplog.set_level(logging.WARNING, logger="qlsock")
     queued = QLocalSocket()
 
     def f() -> None:
@@ -1283,6 +1286,12 @@ def test_finding8_dropped_server_is_closed(tmpdir_env: str, kind: str) -> None:
     while os.path.exists(path) and time.monotonic() < deadline:
         collect()
     assert not os.path.exists(path), "the dropped server's socket file is still there"
+    assert [r.getMessage() for r in caplog.records if r.name == "qlsock"
+            and r.levelno == logging.WARNING] == [
+        f"QLocalServer at {path} was garbage-collected while listening: it is closed now "
+        "and its socket file removed. Keep a reference to it (in a variable, an "
+        "attribute, or by giving it a parent) for as long as it should serve, and "
+        "close() it when done"]
     client = QLocalSocket()
     client.connectToServer("x")
     try:
@@ -1294,6 +1303,34 @@ def test_finding8_dropped_server_is_closed(tmpdir_env: str, kind: str) -> None:
     finally:
         client.abort()
         queued.abort()
+
+
+@pytest.mark.parametrize("abstract", [False, True])
+def test_finding8_a_closed_server_dropped_says_nothing(
+        tmpdir_env: str, abstract: bool, caplog: pytest.LogCaptureFixture) -> None:
+    """The warning is for a server that goes while listening: one that was close()d
+    first, or never listened, is collected quietly. (An abstract name is called one.)"""
+    caplog.set_level(logging.WARNING, logger="qlsock")
+    name = f"qlsock-test-{os.getpid()}-{os.path.basename(tmpdir_env)}" if abstract else "c"
+
+    def f(close: bool) -> None:
+        server = QLocalServer()
+        if abstract:
+            server.setSocketOptions(QLocalServer.AbstractNamespaceOption)
+        assert server.listen(name)
+        server.newConnection.connect(lambda: server.nextPendingConnection())
+        if close:
+            server.close()
+        QLocalServer().newConnection.connect(lambda: None)
+
+    f(close=True)
+    collect()
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+    f(close=False)
+    collect()
+    where = f"on the abstract name {name!r}" if abstract else f"at {tmpdir_env}/c"
+    assert [r.getMessage().partition(" was ")[0] for r in caplog.records] == [
+        f"QLocalServer {where}"]
 
 
 @pytest.mark.parametrize("cycle", [False, True])

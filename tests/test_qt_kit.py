@@ -14,12 +14,15 @@ import json
 import os
 from typing import Any
 
+import gevent
 import pytest
+from gevent.event import Event
 
 from qlsock import QtCore
 
 from .peers import qt_kit
 from .peers.process import pyside6_observations
+from .support import qtry, send_now
 
 #: How late a timeout may be on a loaded 2-core machine (ms).
 LATE_MS = 40
@@ -42,7 +45,7 @@ def run(name: str, app: Any) -> Any:
     return json.loads(json.dumps(qt_kit.SCENARIOS[name](QtCore, app)))
 
 
-@pytest.mark.parametrize("name", ["object_tree", "delete_later", "exec_and_exit"])
+@pytest.mark.parametrize("name", ["object_tree", "delete_later", "exec_and_exit", "sender"])
 def test_same_as_pyside6(qt: dict[str, Any], app: Any, name: str) -> None:
     assert run(name, app) == qt[name]
 
@@ -200,3 +203,94 @@ def test_delete_later_closes_sockets_and_servers(app: Any, tmpdir_env: str) -> N
     assert not os.path.exists(os.path.join(tmpdir_env, "gone"))
     assert accepted.state() == QLocalSocket.UnconnectedState
     assert client.waitForDisconnected(2000)
+
+
+class Watcher(QtCore.QObject):
+    """A receiver whose slots note ``sender()``; ``hold`` makes readyRead slots block."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[str, Any]] = []
+        self.hold: dict[Any, Event] = {}
+
+    def on_new_connection(self) -> None:
+        self.seen.append(("newConnection", self.sender()))
+
+    def on_ready_read(self) -> None:
+        sock = self.sender()
+        self.seen.append(("readyRead", sock))
+        if sock in self.hold:
+            self.hold[sock].wait()
+            self.seen.append(("readyRead, after blocking", self.sender()))
+        sock.readAll()
+
+    def on_disconnected(self) -> None:
+        self.seen.append(("disconnected", self.sender()))
+
+
+def test_sender_is_the_socket_or_server_inside_a_slot_and_none_outside(
+        tmpdir_env: str) -> None:
+    """Signals the hub delivers (newConnection, readyRead, a peer's disconnect): sender()
+    is the emitting server or socket inside the receiver's slot, None outside it."""
+    from qlsock.QtNetwork import QLocalServer, QLocalSocket
+
+    watcher = Watcher()
+    server = QLocalServer()
+    assert server.listen("senders")
+    server.newConnection.connect(watcher.on_new_connection)
+    client = QLocalSocket()
+    client.disconnected.connect(watcher.on_disconnected)
+    client.connectToServer("senders")
+    assert qtry(lambda: watcher.seen)
+    conn = server.nextPendingConnection()
+    assert conn is not None
+    conn.readyRead.connect(watcher.on_ready_read)
+    send_now(client, b"x")
+    assert qtry(lambda: len(watcher.seen) == 2)
+    conn.disconnectFromServer()
+    assert qtry(lambda: len(watcher.seen) == 3)
+    assert watcher.seen == [("newConnection", server), ("readyRead", conn),
+                            ("disconnected", client)]
+    assert watcher.sender() is None
+    watcher.on_disconnected()  # called directly: no sender
+    assert watcher.seen[-1] == ("disconnected", None)
+    server.close()
+
+
+def test_sender_stays_right_while_slots_block_and_other_deliveries_interleave(
+        tmpdir_env: str) -> None:
+    """Two connections' readyRead slots on one receiver, each blocked in its own delivery
+    greenlet while the other runs: each still sees its own socket as sender(), and the
+    test's greenlet sees None meanwhile."""
+    from qlsock.QtNetwork import QLocalServer, QLocalSocket
+
+    watcher = Watcher()
+    server = QLocalServer()
+    assert server.listen("interleaved")
+    clients, conns = [], []
+    for _ in range(2):
+        client = QLocalSocket()
+        client.connectToServer("interleaved")
+        assert server.waitForNewConnection(2000) == (True, False)
+        conn = server.nextPendingConnection()
+        assert conn is not None
+        conn.readyRead.connect(watcher.on_ready_read)
+        watcher.hold[conn] = Event()
+        clients.append(client)
+        conns.append(conn)
+    first, second = conns
+    send_now(clients[0], b"1")
+    assert qtry(lambda: watcher.seen == [("readyRead", first)])
+    send_now(clients[1], b"2")
+    assert qtry(lambda: len(watcher.seen) == 2)
+    assert watcher.sender() is None  # both slots are blocked, in other greenlets
+    watcher.hold[first].set()
+    assert qtry(lambda: len(watcher.seen) == 3)
+    watcher.hold[second].set()
+    assert qtry(lambda: len(watcher.seen) == 4)
+    assert watcher.seen == [("readyRead", first), ("readyRead", second),
+                            ("readyRead, after blocking", first),
+                            ("readyRead, after blocking", second)]
+    gevent.sleep(0)
+    assert watcher.sender() is None
+    server.close()

@@ -317,11 +317,14 @@ def test_connect_while_connected_is_operation_error(net: Net, qt_warnings: Any) 
 
 
 def test_connect_to_missing_file_is_server_not_found(tmpdir_env: str) -> None:
-    """No file at the path: ServerNotFoundError, "QLocalSocket::connectToServer: Invalid name"."""
+    """No file at the path: ServerNotFoundError, "QLocalSocket::connectToServer: Invalid name",
+    and the detail says the name is fine but nothing is there (differences.md 38)."""
     client = LocalSocket()
     client.connectToServer(os.path.join(tmpdir_env, "missing"))
     assert client.error() == QLocalSocket.ServerNotFoundError
-    assert_text(client.errorString(), "QLocalSocket::connectToServer: Invalid name")
+    assert client.errorString() == (
+        f"QLocalSocket::connectToServer: Invalid name (no server is listening at "
+        f"{tmpdir_env}/missing: the socket file does not exist)")
     assert client.state() == U
     assert client.failures == []
 
@@ -335,7 +338,10 @@ def test_connect_to_bound_but_not_listening_socket_is_refused(tmpdir_env: str) -
         spy = Spy(client.errorOccurred)
         client.connectToServer(path)
     assert spy.calls == [(QLocalSocket.ConnectionRefusedError,)]
-    assert_text(client.errorString(), "QLocalSocket::connectToServer: Connection refused")
+    assert client.errorString() == (
+        f"QLocalSocket::connectToServer: Connection refused (a socket file exists at {path} "
+        "but no server is listening on it: a stale file left by a server that exited "
+        "without closing, or one that has not started listening yet)")
     assert client.state() == U
     assert client.failures == []
 
@@ -350,7 +356,23 @@ def test_connect_to_closed_servers_leftover_is_refused(tmpdir_env: str) -> None:
     client = LocalSocket()
     client.connectToServer("stale")
     assert client.error() == QLocalSocket.ConnectionRefusedError
-    assert_text(client.errorString(), "QLocalSocket::connectToServer: Connection refused")
+    assert client.errorString() == (
+        f"QLocalSocket::connectToServer: Connection refused (a socket file exists at {path} "
+        "but no server is listening on it: a stale file left by a server that exited "
+        "without closing, or one that has not started listening yet)")
+    assert client.failures == []
+
+
+def test_connect_to_a_free_abstract_name_says_abstract_name(tmpdir_env: str) -> None:
+    """An abstract name nobody listens on: ConnectionRefusedError, and the detail calls it
+    an abstract name rather than a path (there is no file)."""
+    name = f"qlsock-test-{os.getpid()}-{os.path.basename(tmpdir_env)}-free"
+    client = LocalSocket()
+    client.setSocketOptions(QLocalSocket.AbstractNamespaceOption)
+    client.connectToServer(name)
+    assert client.error() == QLocalSocket.ConnectionRefusedError
+    assert client.errorString() == ("QLocalSocket::connectToServer: Connection refused "
+                                    f"(no server is listening on the abstract name {name!r})")
     assert client.failures == []
 
 
@@ -361,7 +383,9 @@ def test_connect_to_regular_file_is_refused(tmpdir_env: str) -> None:
     client = LocalSocket()
     client.connectToServer("plain")
     assert client.error() == QLocalSocket.ConnectionRefusedError
-    assert_text(client.errorString(), "QLocalSocket::connectToServer: Connection refused")
+    assert client.errorString() == (
+        f"QLocalSocket::connectToServer: Connection refused ({tmpdir_env}/plain exists and "
+        "is a regular file, not a socket)")
     assert client.failures == []
 
 
@@ -374,8 +398,9 @@ def test_connect_through_regular_file_is_unknown_error(tmpdir_env: str) -> None:
     client.connectToServer("file/sock")
     assert spy.calls == [(QLocalSocket.UnknownSocketError,)]
     assert client.error() == QLocalSocket.UnknownSocketError
-    assert_text(client.errorString(),
-                "QLocalSocket::connectToServer: Unknown error 20 (Not a directory)")
+    assert client.errorString() == (
+        "QLocalSocket::connectToServer: Unknown error 20 (Not a directory) (a component "
+        f"of {tmpdir_env}/file/sock is not a directory)")
     assert client.state() == U
     assert client.failures == []
 

@@ -1,6 +1,5 @@
 """Sphinx support for qlsock's API reference.
 
-* ``.. qlsock-help:: [COMMAND]`` shows what ``qlsock [COMMAND] --help`` prints.
 * ``.. autointerface:: qlsock.interfaces.ILocalSocket`` documents a zope.interface
   contract: its docstring, its bases, then each attribute and method it declares
   (``Interface.namesAndDescriptions``) with its signature and docstring. Interfaces
@@ -24,12 +23,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import importlib
 import inspect
-import io
-import os
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -49,7 +45,6 @@ from sphinx.util.nodes import nested_parse_with_titles
 from zope.interface import implementedBy
 from zope.interface.interface import Attribute, InterfaceClass, Method
 
-from qlsock import cli
 from qlsock.signals import Signal
 
 #: The kinds of object whose docstrings may have Google-style sections.
@@ -123,41 +118,6 @@ class AutoInterface(SphinxDirective):
         nested_parse_with_titles(self.state, content, node)
         self.env.note_dependency(importlib.import_module(module).__file__ or "")
         return node.children
-
-
-# -- the command line ------------------------------------------------------------------------
-
-
-class CommandHelp(SphinxDirective):
-    """``.. qlsock-help:: [COMMAND]``: what ``qlsock [COMMAND] --help`` prints.
-
-    Run in-process through :func:`qlsock.cli.main`, 88 columns wide, so the page
-    always shows the current options.
-    """
-
-    optional_arguments = 1
-    has_content = False
-
-    def run(self) -> list[nodes.Node]:
-        argv = [*self.arguments, "--help"]
-        out = io.StringIO()
-        previous = os.environ.get("COLUMNS")
-        os.environ["COLUMNS"] = "88"
-        try:
-            with contextlib.redirect_stdout(out):
-                try:
-                    cli.main(argv)
-                except SystemExit:
-                    pass  # argparse exits after printing the help
-        finally:
-            if previous is None:
-                del os.environ["COLUMNS"]
-            else:
-                os.environ["COLUMNS"] = previous
-        text = f"$ qlsock {' '.join(argv)}\n{out.getvalue()}"
-        block = nodes.literal_block(text, text, language="text")
-        self.env.note_dependency(cli.__file__)
-        return [block]
 
 
 # -- autodoc: docstrings from the contracts ----------------------------------------------
@@ -325,7 +285,6 @@ def setup(app: Sphinx) -> dict[str, Any]:
     PythonDomain.object_types["interface"] = ObjType("interface", "class", "obj")
     app.add_directive_to_domain("py", "interface", PyInterface)
     app.add_directive("autointerface", AutoInterface)
-    app.add_directive("qlsock-help", CommandHelp)
     app.connect("autodoc-process-docstring", process_docstring)
     app.connect("autodoc-skip-member", skip_member)
     app.connect("autodoc-process-bases", process_bases)

@@ -8,6 +8,7 @@ import argparse
 import contextlib
 import functools
 import os
+import shlex
 import signal
 import socket
 import sys
@@ -60,8 +61,6 @@ def _connected(name: str, abstract: bool, timeout: float) -> QLocalSocket:
             f"QLocalSocket::connectToServer: the server's backlog stayed full for "
             f"{timeout:g} s")
         sock.abort()
-        with contextlib.suppress(ValueError):
-            text += f" ({probe(name, abstract=abstract).detail})"
         raise _Failure(f"cannot connect: {text}")
     return sock
 
@@ -190,13 +189,19 @@ def _cmd_listen(args: argparse.Namespace) -> int:
 
 
 def _listen_failure(server: QLocalServer, name: str, abstract: bool) -> str:
-    """The listen error, with advice for a shell user rather than for Python code."""
-    if not abstract and server.serverError() == SocketError.AddressInUseError:
+    """The listen error, with remedies for a shell user rather than for Python code
+    (the library's text names ``reclaim_stale`` and ``removeServer()``)."""
+    if server.serverError() == SocketError.AddressInUseError:
         with contextlib.suppress(ValueError):
-            found = probe(name)
+            found = probe(name, abstract=abstract)
             if found.status is ServerStatus.STALE:
                 return (f"cannot listen: {found.detail}; run again with --reclaim, or "
-                        f"remove it first with: qlsock remove {name}")
+                        f"remove it first with: qlsock remove {shlex.quote(name)}")
+            if found.status in (ServerStatus.LIVE, ServerStatus.INACCESSIBLE):
+                flag = " --abstract" if abstract else ""
+                return (f"cannot listen: {found.detail}; choose another name, or stop "
+                        f"that server first (check with: qlsock probe{flag} "
+                        f"{shlex.quote(name)})")
     return server.errorString()
 
 

@@ -140,8 +140,61 @@ def exec_and_exit(qc: Any, app: Any) -> dict[str, Any]:
     return {"log": log}
 
 
+def sender(qc: Any, app: Any) -> dict[str, Any]:
+    """QObject.sender(): the emitter inside a bound-method slot (and what it calls), None
+    outside it, in a direct call and for slots that are lambdas; the chained signal's
+    owner; a receiver's sender while its slot emits to another; a timer's timeout."""
+    log: list[Any] = []
+
+    def name(obj: Any) -> Any:
+        return None if obj is None else obj.objectName()
+
+    class Emitter(qc.QObject):
+        fired = qc.Signal(int)
+
+    class Listener(qc.QObject):
+        relay = qc.Signal(int)
+
+        def on_fired(self, n: int) -> None:
+            log.append(["slot", n, name(self.sender())])
+            self.helper(n)
+            self.relay.emit(n)
+
+        def helper(self, n: int) -> None:
+            log.append(["called by the slot", n, name(self.sender())])
+
+        def on_relay(self, n: int) -> None:
+            log.append(["relayed", n, name(self.sender()), name(first.sender())])
+
+        def on_timeout(self) -> None:
+            log.append(["timeout", name(self.sender())])
+            app.quit()
+
+    a, b, first, second = Emitter(), Emitter(), Listener(), Listener()
+    for obj, text in ((a, "a"), (b, "b"), (first, "first"), (second, "second")):
+        obj.setObjectName(text)
+    a.fired.connect(first.on_fired)
+    b.fired.connect(first.on_fired)
+    a.fired.emit(1)
+    b.fired.emit(2)
+    log.append(["after the slots", name(first.sender())])
+    first.on_fired(3)
+    b.fired.connect(lambda n: log.append(["lambda", n, name(first.sender())]))
+    first.relay.connect(second.on_relay)
+    a.fired.disconnect(first.on_fired)
+    a.fired.connect(b.fired)
+    a.fired.emit(4)
+    timer = qc.QTimer()
+    timer.setObjectName("timer")
+    timer.setSingleShot(True)
+    timer.timeout.connect(first.on_timeout)
+    timer.start(0)
+    app.exec()
+    return {"log": log}
+
+
 SCENARIOS: dict[str, Callable[[Any, Any], dict[str, Any]]] = {
-    f.__name__: f for f in (object_tree, delete_later, timers, exec_and_exit)
+    f.__name__: f for f in (object_tree, delete_later, timers, exec_and_exit, sender)
 }
 
 
