@@ -244,8 +244,12 @@ class SocketStyle:
         sock: QLocalSocket = self  # type: ignore[assignment]
         transport = sock._transport
         if transport is None or sock._state is not _CONNECTED or sock._reading_paused \
-                or sock._ending is transport or not sock._open_mode & MODE_READ \
-                or sock.readyRead._slots or sock.channelReadyRead._slots:
+                or sock._ending is transport or not sock._open_mode & MODE_READ:
+            return b""
+        # Looked up in the instance dict: reading the attributes would make the
+        # signals (memory every idle connection would carry) just to find no slot.
+        signals = sock.__dict__
+        if _has_slots(signals, "readyRead") or _has_slots(signals, "channelReadyRead"):
             return b""
         reader = sock._reader
         if reader is not None and reader is not getcurrent():
@@ -308,12 +312,12 @@ class SocketStyle:
             # Never connected, or closed here (close/abort): Python's sockets raise;
             # the end of a stream the peer closed stays b"" until then.
             exc = OSError(errno.ENOTCONN, f"{what}(): the socket is not connected")
-            exc.qt_error = sock.error()  # type: ignore[attr-defined]
+            exc.qt_error = sock._error  # type: ignore[attr-defined]
             raise exc
         while True:
             state = sock.state()
             if state is not _CONNECTED and state is not LocalSocketState.ConnectingState:
-                if sock.error() not in (LocalSocketError.PeerClosedError,
+                if sock._error not in (LocalSocketError.PeerClosedError,
                                         LocalSocketError.UnknownSocketError,
                                         LocalSocketError.SocketTimeoutError):
                     self._raise_failure(what)
@@ -323,7 +327,7 @@ class SocketStyle:
                 return True
             if sock.bytesAvailable() > before:
                 return True
-            if sock.error() is LocalSocketError.SocketTimeoutError and \
+            if sock._error is LocalSocketError.SocketTimeoutError and \
                     sock.state() is _CONNECTED:
                 raise self._timeout_error(what)
 
@@ -452,6 +456,11 @@ class SocketStyle:
                                 BlockingIOError)
         return socket_error(LocalSocketError.SocketTimeoutError,
                             f"{what}() timed out after {self._socket_timeout:g} s")
+
+
+def _has_slots(signals: dict[str, Any], name: str) -> bool:
+    bound = signals.get(name)
+    return bound is not None and bool(bound._slots)
 
 
 def _text(buffered: Any, encoding: str | None, errors: str | None, newline: str | None,

@@ -723,3 +723,32 @@ def test_recv_reads_straight_from_the_kernel_when_nothing_is_buffered(
     assert sock.recv(100) == b"slot"
     assert heard == [4]
     assert appended == [b"slot"]
+
+
+def test_an_idle_stream_connection_carries_no_deque_and_no_data_signals() -> None:
+    """Memory per idle connection: a handler blocked in recv() on a connection that
+    has received nothing holds a read buffer with no deque (624 bytes even empty),
+    a write buffer that is a list, and none of the readyRead signals recv() checks
+    for slots."""
+    import qlsock
+    from qlsock.buffers import WriteBuffer
+
+    socks: list[QLocalSocket] = []
+
+    def handle(sock: QLocalSocket) -> None:
+        socks.append(sock)
+        sock.sendall(b"go")
+        assert sock.recv(10) == b""
+
+    server = qlsock.serve("hotpath-idle", handle)
+    try:
+        with qlsock.connect("hotpath-idle") as client:
+            assert client.recv_exactly(2) == b"go"
+            (sock,) = socks
+            assert sock._reader is not None  # blocked in recv()
+            assert sock._rbuf._chunks == ()
+            assert type(sock._wbuf.chunks) is list
+            assert not {"readyRead", "channelReadyRead"} & set(vars(sock))
+        assert type(WriteBuffer().chunks) is list
+    finally:
+        server.stop()
