@@ -187,8 +187,14 @@ def client(args: Namespace) -> None:
             for sock in socks:
                 sock.abort()
         else:
+            # Held for the whole run, as a program holds what it uses: a socket
+            # referenced only by its own slots' closures is closed when the cyclic
+            # collector finds it (docs/semantics.md, "Lifetimes").
+            visitors: list[QLocalSocket] = []
+
             def visit(c: int) -> None:
                 sock = QLocalSocket()
+                visitors.append(sock)
                 sock.disconnected.connect(loop.slot(finished))
                 sock.connected.connect(
                     loop.slot(lambda: converse(sock, c, 0, per, sock.disconnectFromServer)))
@@ -238,6 +244,7 @@ def client(args: Namespace) -> None:
         common.report(ops=count, bytes=args.total, seconds=elapsed)
     elif w == "accept":
         index = [0]
+        current: list[QLocalSocket] = []  # held, as in fan-in
 
         def next_connection() -> None:
             i = index[0]
@@ -245,6 +252,7 @@ def client(args: Namespace) -> None:
                 loop.quit()
                 return
             sock = QLocalSocket()
+            current[:] = [sock]
 
             def on_disconnected() -> None:
                 data = sock.readAll()
