@@ -307,6 +307,12 @@ class IStreamTransport(Interface):
     def set_interest(read: bool, write: bool) -> None:
         """Which readiness to deliver in the background."""
 
+    def deliver_writable() -> None:
+        """Deliver writability to the callback soon, as if the hub had found the
+        descriptor writable (called in the hub): the usual outcome for bytes just
+        queued, with no watcher started for it. Should the kernel take only part,
+        the owner's interest in writability then starts one."""
+
     def wait(read: bool, write: bool, timeout: float | None) -> int:
         """Block the calling greenlet until ready or *timeout* seconds (None: forever).
 

@@ -815,8 +815,9 @@ class QLocalSocket(SocketStyle, QIODevice):
     def _settle_writes(self) -> None:
         # Runs in the hub (the engine's reconcile, before it polls): bookkeeping only.
         self._write_owed = False
-        if self._wbuf.size and not self._interest & WRITE:
-            self._update_interest()
+        transport = self._transport
+        if self._wbuf.size and not self._interest & WRITE and transport is not None:
+            transport.deliver_writable()
 
     def flush(self) -> bool:
         """Send as much as the kernel takes now, without waiting; True if any was sent."""

@@ -161,13 +161,17 @@ class BoundSignal:
 
     __slots__ = ("__weakref__", "_name", "_owner", "_slots")
 
-    def __init__(self, owner: object, name: str, slots: list[_Slot] | None = None) -> None:
+    def __init__(self, owner: object, name: str) -> None:
         # Weakly: the owner holds its signals, and a cycle would keep an object
         # nobody references alive until the cyclic collector runs (a socket must
         # close, and a server release its name, as soon as the last reference goes).
         self._owner = weakref.ref(owner)
         self._name = name
-        self._slots: list[_Slot] = [] if slots is None else slots
+        # A tuple, replaced by connect and disconnect: an emission iterates it as
+        # it is (a slot that connects or disconnects meanwhile changes the next
+        # emission, not this one) without copying it, and a signal with no slots
+        # shares the empty tuple instead of owning a list the collector must visit.
+        self._slots: tuple[_Slot, ...] = ()
 
     def connect(self, slot: Callable[..., Any] | BoundSignal,
                 type: object = None) -> bool:  # noqa: A002
@@ -186,7 +190,7 @@ class BoundSignal:
         arity = _arity(slot)
         if isinstance(getattr(slot, "__self__", None), Receiver):
             slot = _ReceiverSlot(slot, self._owner)
-        self._slots.append((slot, arity))
+        self._slots += ((slot, arity),)
         return True
 
     def disconnect(self, slot: Callable[..., Any] | BoundSignal | None = None) -> bool:
@@ -196,13 +200,14 @@ class BoundSignal:
         """
         if slot is None:
             had = bool(self._slots)
-            self._slots.clear()
+            self._slots = ()
             return had
         if isinstance(slot, BoundSignal):
             slot = slot.emit
-        for index, (fn, _) in enumerate(self._slots):
+        slots = self._slots
+        for index, (fn, _) in enumerate(slots):
             if fn == slot:
-                del self._slots[index]
+                self._slots = slots[:index] + slots[index + 1:]
                 return True
         return False
 
@@ -212,7 +217,7 @@ class BoundSignal:
         slots = self._slots
         if not slots or getattr(self._owner(), "_signals_blocked", False):
             return
-        for fn, arity in tuple(slots):
+        for fn, arity in slots:
             try:
                 if arity is None or arity >= len(args):
                     fn(*args)
@@ -295,6 +300,22 @@ def emit_if_connected(owner: object, name: str, *args: Any) -> None:
     bound = owner.__dict__.get(name)
     if bound is not None and bound._slots:
         bound.emit(*args)
+
+
+def any_slots(owner: object, name: str, other: str) -> bool:
+    """Whether *owner*'s signal *name* or *other* has a slot, without making either.
+
+    Read from the instance dict, as :func:`emit_if_connected` reads it: asking the
+    attributes would make both signals on every socket that ever reads or writes
+    (memory an idle connection carries and the cyclic collector visits) only to
+    find no slot.
+    """
+    signals = owner.__dict__
+    bound = signals.get(name)
+    if bound is not None and bound._slots:
+        return True
+    bound = signals.get(other)
+    return bound is not None and bool(bound._slots)
 
 
 @implementer(ISignal)

@@ -38,6 +38,7 @@ from greenlet import getcurrent
 
 from .enums import LocalSocketError, LocalSocketState
 from .iodevice import MODE_READ, MODE_WRITE
+from .signals import any_slots
 
 if TYPE_CHECKING:
     from .localsocket import QLocalSocket
@@ -246,10 +247,7 @@ class SocketStyle:
         if transport is None or sock._state is not _CONNECTED or sock._reading_paused \
                 or sock._ending is transport or not sock._open_mode & MODE_READ:
             return b""
-        # Looked up in the instance dict: reading the attributes would make the
-        # signals (memory every idle connection would carry) just to find no slot.
-        signals = sock.__dict__
-        if _has_slots(signals, "readyRead") or _has_slots(signals, "channelReadyRead"):
+        if any_slots(sock, "readyRead", "channelReadyRead"):
             return b""
         reader = sock._reader
         if reader is not None and reader is not getcurrent():
@@ -456,11 +454,6 @@ class SocketStyle:
                                 BlockingIOError)
         return socket_error(LocalSocketError.SocketTimeoutError,
                             f"{what}() timed out after {self._socket_timeout:g} s")
-
-
-def _has_slots(signals: dict[str, Any], name: str) -> bool:
-    bound = signals.get(name)
-    return bound is not None and bool(bound._slots)
 
 
 def _text(buffered: Any, encoding: str | None, errors: str | None, newline: str | None,

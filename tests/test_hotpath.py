@@ -752,3 +752,29 @@ def test_an_idle_stream_connection_carries_no_deque_and_no_data_signals() -> Non
         assert type(WriteBuffer().chunks) is list
     finally:
         server.stop()
+
+
+def test_a_write_nobody_waits_for_leaves_without_a_write_watcher(
+        pair: tuple[QLocalSocket, socket.socket]) -> None:
+    """Bytes written outside any delivery and not waited for (a connected slot's
+    greeting, a greenlet that writes and goes on) are sent by the delivery the hub
+    schedules before it polls: no write watcher is made for the usual case, where
+    the kernel takes them all. When it does not, the watcher takes over."""
+    sock, other = pair
+    transport: Any = sock._transport
+    written: list[int] = []
+    sock.bytesWritten.connect(written.append)
+    assert sock.write(b"hello") == 5
+    assert recv_exact(other, 5) == b"hello"
+    assert written == [5]
+    assert transport._ww is None
+    other.setblocking(False)
+    big = os.urandom(4 << 20)  # more than the kernel's buffers hold
+    assert sock.write(big) == len(big)
+    got = bytearray()
+    while len(got) < len(big):
+        gevent.socket.wait_read(other.fileno(), WAIT_MS / 1000)
+        got += other.recv(1 << 20)
+    assert got == big
+    assert transport._ww is not None  # a short send started the watcher
+    assert sum(written) == 5 + len(big)
