@@ -998,6 +998,14 @@ class QLocalSocket(SocketStyle, QIODevice):
         self._check_thread()
         deadline = None if msecs < 0 or msecs > _FOREVER_MS \
             else time.monotonic() + msecs / 1000.0
+        return self._wait_ready_read(deadline, False)
+
+    def _wait_ready_read(self, deadline: float | None, drained: bool) -> bool:
+        """:meth:`waitForReadyRead` until *deadline* (``time.monotonic()``; None: for
+        ever), in the calling thread. *drained*: the caller has just found the
+        kernel's queue empty, without yielding since, so the first look is skipped
+        (a ``recv`` that read before waiting, as gevent's does, then costs one
+        system call that finds nothing, not two)."""
         if self._arrived != self._reported and self._rbuf.size:
             self._reported = self._arrived
             return True
@@ -1024,7 +1032,9 @@ class QLocalSocket(SocketStyle, QIODevice):
                     self._sent_reported = self._sent
                     if self._transport is not transport or self._state is not _CONNECTED:
                         continue
-                if not self._reading_paused:
+                if drained:
+                    drained = False
+                elif not self._reading_paused:
                     got = self._read_step(transport)
                     if got > 0:
                         self._reported = self._arrived

@@ -223,18 +223,21 @@ class SocketStyle:
             raise ValueError("negative buffersize in recv")
         if bufsize == 0:
             return b""
+        drained = False
         if not sock._rbuf.size:
             data = self._recv_now(bufsize)
             if data:
                 return data
-        if not self._wait_readable(self._socket_deadline(), "recv"):
+            drained = data is not None
+        if not self._wait_readable(self._socket_deadline(), "recv", drained=drained):
             return b""
         return sock.read(bufsize)
 
-    def _recv_now(self, bufsize: int) -> bytes:
-        """Up to *bufsize* bytes straight from the kernel, or ``b""`` when the caller
-        must take the general path (nothing there yet, the end of the stream, a
-        failure, or a reason not to read here).
+    def _recv_now(self, bufsize: int) -> bytes | None:
+        """Up to *bufsize* bytes straight from the kernel; ``b""`` when it had none
+        (the caller then waits, knowing the queue drained), or None when the caller
+        must take the general path (the end of the stream, a failure, or a reason
+        not to read here).
 
         As gevent's ``recv`` does, read before waiting: with nothing buffered and
         nobody to announce the bytes to (no ``readyRead`` slot, no other reader),
@@ -246,12 +249,12 @@ class SocketStyle:
         transport = sock._transport
         if transport is None or sock._state is not _CONNECTED or sock._reading_paused \
                 or sock._ending is transport or not sock._open_mode & MODE_READ:
-            return b""
+            return None
         if any_slots(sock, "readyRead", "channelReadyRead"):
-            return b""
+            return None
         reader = sock._reader
         if reader is not None and reader is not getcurrent():
-            return b""
+            return None
         sock._check_thread()
         try:
             data = transport.recv(bufsize)
@@ -259,10 +262,10 @@ class SocketStyle:
             return b""
         except OSError as exc:
             sock._stream_failed(transport, exc.errno or 0)
-            return b""
+            return None
         if not data:
             sock._peer_closed(transport, drain=True)
-            return b""
+            return None
         sock._arrived += len(data)
         sock._reported = sock._arrived
         return data
@@ -288,21 +291,26 @@ class SocketStyle:
         if size < 0:
             raise ValueError(f"recv_exactly(): the size must be >= 0, not {size}")
         rbuf = sock._rbuf
+        drained = False
         if not rbuf.size and size:
             data = self._recv_now(size)
-            if len(data) == size:
-                return data
-            if data:
+            if data is not None:
+                if len(data) == size:
+                    return data
                 rbuf.append(data)
+                drained = True
         deadline = self._socket_deadline()
         while sock.bytesAvailable() < size:
-            if not self._wait_readable(deadline, "recv_exactly", more=True):
+            if not self._wait_readable(deadline, "recv_exactly", more=True, drained=drained):
                 raise IncompleteReadError(sock.readAll(), size)
+            drained = False
         return sock.read(size)
 
-    def _wait_readable(self, deadline: float | None, what: str, more: bool = False) -> bool:
+    def _wait_readable(self, deadline: float | None, what: str, more: bool = False,
+                       drained: bool = False) -> bool:
         """Until bytes are buffered (with *more*: until new ones came): True, False at
-        the end of the stream; raise on timeout or failure."""
+        the end of the stream; raise on timeout or failure. *drained*: the kernel's
+        queue was found empty just now (see ``QLocalSocket._wait_ready_read``)."""
         sock: QLocalSocket = self  # type: ignore[assignment]
         if sock.bytesAvailable() and not more:
             return True
@@ -321,8 +329,10 @@ class SocketStyle:
                     self._raise_failure(what)
                 return bool(sock.bytesAvailable()) and not more
             before = sock.bytesAvailable()
-            if sock.waitForReadyRead(self._msecs(deadline)):
+            sock._check_thread()
+            if sock._wait_ready_read(deadline, drained):
                 return True
+            drained = False
             if sock.bytesAvailable() > before:
                 return True
             if sock._error is LocalSocketError.SocketTimeoutError and \

@@ -778,3 +778,33 @@ def test_a_write_nobody_waits_for_leaves_without_a_write_watcher(
     assert got == big
     assert transport._ww is not None  # a short send started the watcher
     assert sum(written) == 5 + len(big)
+
+
+def test_a_recv_that_waits_asks_the_kernel_twice_not_three_times(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """recv()/recv_exactly() that find the kernel's queue empty wait, then read once:
+    the wait does not look again first (gevent's recv costs the same two calls)."""
+    reads: list[int] = []
+
+    class CountingSocket(_socket.socket):
+        def recv(self, *args: Any) -> bytes:
+            reads.append(args[0])
+            return super().recv(*args)
+
+    module = types.SimpleNamespace(**vars(_socket))
+    module.socket = CountingSocket
+    monkeypatch.setattr(engine_module, "_socket", module)
+    mine, other = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock = QLocalSocket()
+    assert sock.setSocketDescriptor(mine.detach())
+    try:
+        gevent.spawn_later(0.01, other.sendall, b"late")
+        assert sock.recv(100) == b"late"
+        assert len(reads) == 2
+        reads.clear()
+        gevent.spawn_later(0.01, other.sendall, b"exact")
+        assert sock.recv_exactly(5) == b"exact"
+        assert len(reads) == 2
+    finally:
+        sock.abort()
+        other.close()
