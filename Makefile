@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Qt (the interop peer) runs headless.
 export QT_QPA_PLATFORM := offscreen
 
-.PHONY: demo test test-plain test-monkey docs docs-cli lint clean bench bench-quick bench-scaling soak
+.PHONY: demo test test-plain test-monkey docs docs-cli lint clean bench bench-quick bench-scaling bench-instructions soak
 
 # The demo needs only the package (gevent, greenlet, zope.interface); the tests, the
 # linters and the docs add their extras behind a stamp of their own.
@@ -57,6 +57,11 @@ bench-quick: $(BENCH_STAMP)
 
 bench-scaling: $(BENCH_STAMP)
 	$(BENCH) --scaling $(BENCH_ARGS)
+
+# Instructions per operation under callgrind (benchmarks/instructions.py): what the
+# Python layer costs, unmoved by the machine's load. Needs valgrind; about 5 minutes.
+bench-instructions: $(STAMP)
+	$(PY) -m benchmarks.instructions $(BENCH_ARGS)
 
 # The soak (benchmarks/soak.py, not part of `make test`): one server, mixed client
 # processes that stream, abort and get killed, 10 minutes by default; it fails on
