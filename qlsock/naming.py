@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 
@@ -136,6 +137,7 @@ def abstract_address(name: str) -> bytes:
     return b"\0" + encoded
 
 
+@functools.lru_cache(maxsize=64)
 def names_from_address(address: bytes) -> tuple[str, str, bool | None]:
     """``(serverName, fullServerName, abstract)`` recovered from a socket address.
 
@@ -143,6 +145,10 @@ def names_from_address(address: bytes) -> tuple[str, str, bool | None]:
     fails or it is empty). A path has trailing NULs stripped; its server name is the
     last component. An abstract address gives the name without the leading NUL, for
     both names. *abstract* is None for an unnamed address (a socketpair).
+
+    Cached: every connection a server accepts from an unbound client is named from
+    the server's own address, and shares the name strings instead of decoding its
+    own copies.
     """
     if not address:
         return "", "", None

@@ -808,3 +808,22 @@ def test_a_recv_that_waits_asks_the_kernel_twice_not_three_times(
     finally:
         sock.abort()
         other.close()
+
+
+def test_connections_from_unbound_clients_share_their_name_strings() -> None:
+    """Each connection a server accepts is named from the server's address: the
+    names are decoded once, not per connection (memory per idle connection)."""
+    server = QLocalServer()
+    assert server.listen("hotpath-shared-names")
+    clients = [QLocalSocket() for _ in range(3)]
+    try:
+        for client in clients:
+            client.connectToServer("hotpath-shared-names")
+        conns = [_accept(server) for _ in clients]
+        assert conns[0].fullServerName() == server.fullServerName()
+        assert all(c.fullServerName() is conns[0].fullServerName() for c in conns)
+        assert all(c.serverName() is conns[0].serverName() for c in conns)
+    finally:
+        for client in clients:
+            client.abort()
+        server.close()
