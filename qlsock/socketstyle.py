@@ -240,15 +240,16 @@ class SocketStyle:
         not to read here).
 
         As gevent's ``recv`` does, read before waiting: with nothing buffered and
-        nobody to announce the bytes to (no ``readyRead`` slot, no other reader),
-        the buffer and the wait are skipped. The bytes count as arrived and
+        nobody to announce the bytes to (no ``readyRead`` slot, no other reader, no
+        transaction to record them), the buffer and the wait are skipped. The bytes count as arrived and
         reported, as if a ``waitForReadyRead`` had returned them. An end of stream
         or failure found here is taken as the hub would take it.
         """
         sock: QLocalSocket = self  # type: ignore[assignment]
         transport = sock._transport
         if transport is None or sock._state is not _CONNECTED or sock._reading_paused \
-                or sock._ending is transport or not sock._open_mode & MODE_READ:
+                or sock._ending is transport or not sock._open_mode & MODE_READ \
+                or sock._rbuf.in_transaction:
             return None
         if any_slots(sock, "readyRead", "channelReadyRead"):
             return None
