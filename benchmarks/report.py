@@ -286,6 +286,10 @@ def bench_markdown(cases: Sequence[Case], impls: Sequence[Impl], trials: Trials,
     if table:
         out += ["", f"**Each style against each target**: {passed} of {checked} met "
                 "(a miss does not fail the run).", "", table]
+    chart = text_chart(cases, impls, trials)
+    if chart:
+        out += ["", "**The ratios as a chart** (median of per-repetition ratios):", "",
+                chart.rstrip()]
     failures = [t for t in trials if not t["ok"]]
     if failures:
         out += ["", f"**Failed trials** ({len(failures)}):", ""]
@@ -295,6 +299,38 @@ def bench_markdown(cases: Sequence[Case], impls: Sequence[Impl], trials: Trials,
 
 
 # -- charts -----------------------------------------------------------------------------------
+
+#: The text chart's scale: characters for a ratio of 1.0.
+BAR_UNIT = 24
+
+
+def text_chart(cases: Sequence[Case], impls: Sequence[Impl], trials: Trials) -> str:
+    """The ratios to raw gevent as bars of text (a fenced block): the chart for places
+    that show no images, such as a package index's page of the README."""
+    if BASELINE not in {i.key for i in impls}:
+        return ""
+    shown = [i for i in impls if i.key != BASELINE]
+    width = max(len(i.label) for i in shown)
+    lines: list[str] = []
+    for case in cases:
+        lines.append(f"{case.label} (ratio to raw gevent, |: 1.0"
+                     f"{'; lower is better' if case.lower_is_better else ''})")
+        for impl in shown:
+            rs = ratios(trials, impl.key, BASELINE, case)
+            if not rs:
+                continue
+            med = statistics.median(rs)
+            length = max(1, round(min(med, 3.0) * BAR_UNIT))
+            bar = "█" * length
+            if length > BAR_UNIT:
+                bar = bar[:BAR_UNIT] + "|" + bar[BAR_UNIT:]
+            else:
+                bar = bar.ljust(BAR_UNIT) + "|"
+            more = "…" if med > 3.0 else ""
+            lines.append(f"  {impl.label:<{width}}  {bar}{more} {med:.2f}")
+        lines.append("")
+    return "```text\n" + "\n".join(lines).rstrip() + "\n```\n"
+
 
 
 def _color(cmap: Any, impl: Impl) -> Any:
