@@ -827,3 +827,37 @@ def test_connections_from_unbound_clients_share_their_name_strings() -> None:
         for client in clients:
             client.abort()
         server.close()
+
+
+@pytest.mark.skipif(not hasattr(_socket, "SOCK_NONBLOCK"), reason="Linux's socket flag")
+def test_a_connecting_socket_is_born_non_blocking(monkeypatch: pytest.MonkeyPatch) -> None:
+    """connectToServer() makes its socket with SOCK_NONBLOCK and does not repeat it
+    with setblocking() (an ioctl per connection); Python knows it is non-blocking."""
+    calls: list[Any] = []
+
+    class CountingSocket(_socket.socket):
+        def setblocking(self, flag: bool) -> None:
+            calls.append(self)
+            super().setblocking(flag)
+
+    module = types.SimpleNamespace(**vars(_socket))
+    module.socket = CountingSocket
+    monkeypatch.setattr(engine_module, "_socket", module)
+    server = QLocalServer()
+    assert server.listen("hotpath-nonblocking")
+    client = QLocalSocket()
+    try:
+        client.connectToServer("hotpath-nonblocking")
+        assert client.state() == QLocalSocket.ConnectedState
+        raw: Any = client._transport._sock  # type: ignore[union-attr]
+        assert type(raw) is CountingSocket
+        assert raw not in calls
+        assert raw.gettimeout() == 0.0
+        conn = _accept(server)
+        assert conn.write(b"ok") == 2
+        assert conn.waitForBytesWritten(WAIT_MS)
+        assert client.waitForReadyRead(WAIT_MS)
+        assert client.readAll() == b"ok"
+    finally:
+        client.abort()
+        server.close()

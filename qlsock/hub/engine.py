@@ -27,14 +27,16 @@ __all__ = ["ORPHAN_DRAIN_SECONDS", "HubEngine"]
 #: to reach its peer before the connection is closed anyway.
 ORPHAN_DRAIN_SECONDS = 30.0
 
-_FLAGS = _socket.SOCK_STREAM | getattr(_socket, "SOCK_NONBLOCK", 0) | getattr(
-    _socket, "SOCK_CLOEXEC", 0
-)
+_NONBLOCK = getattr(_socket, "SOCK_NONBLOCK", 0)
+_FLAGS = _socket.SOCK_STREAM | _NONBLOCK | getattr(_socket, "SOCK_CLOEXEC", 0)
 
 
 def _stream_socket() -> _socket.socket:
     sock = _socket.socket(_socket.AF_UNIX, _FLAGS)
-    sock.setblocking(False)
+    if not _NONBLOCK:
+        # Where the flag exists (Linux) the socket is born non-blocking, and Python
+        # knows it: setblocking() would only repeat it with a system call.
+        sock.setblocking(False)
     return sock
 
 
