@@ -172,9 +172,19 @@ class QLocalSocket(SocketStyle, QIODevice):
     _attempt: _Attempt | None = None
     # True while a delivery of this socket's readiness runs (its slots included).
     _in_events = False
+    # Whether recv() and sendall() may move bytes between the kernel and the caller
+    # directly: not when a subclass overrides readData()/writeData(), which every
+    # byte must pass through as in Qt (see __init_subclass__).
+    _direct_read = True
+    _direct_write = True
     # The last name debug records used: Qt clears the names before the final
     # stateChanged, and a record without a name helps nobody.
     _log_name = "(no name)"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._direct_read = cls.readData is QLocalSocket.readData
+        cls._direct_write = cls.writeData is QLocalSocket.writeData
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 from greenlet import getcurrent
 
 from .enums import LocalSocketError, LocalSocketState
-from .iodevice import MODE_READ, MODE_WRITE
+from .iodevice import MODE_READ, MODE_TEXT, MODE_WRITE
 from .signals import any_slots
 
 if TYPE_CHECKING:
@@ -155,7 +155,7 @@ class SocketStyle:
         if data.__class__ is bytearray or data.__class__ is memoryview:
             data = bytes(data)  # as write() keeps it: a copy the caller cannot change
         if data.__class__ is bytes and data and not wbuf.size and transport is not None \
-                and sock._open_mode & MODE_WRITE:
+                and sock._open_mode & MODE_WRITE and sock._direct_write:
             # As socket.sendall does, send before waiting: the kernel usually takes
             # it all, and write() would first have the hub look at it later.
             sock._check_thread()
@@ -245,7 +245,11 @@ class SocketStyle:
         sock: QLocalSocket = self  # type: ignore[assignment]
         transport = sock._transport
         if transport is None or sock._state is not _CONNECTED or sock._reading_paused \
-                or sock._ending is transport or not sock._open_mode & MODE_READ:
+                or sock._ending is transport \
+                or sock._open_mode & (MODE_READ | MODE_TEXT) != MODE_READ \
+                or sock._rbuf._taken is not None or not sock._direct_read:
+            # Not readable; or a text mode read (it drops "\r"), a transaction (it
+            # keeps what is read) or a readData() override must see the bytes.
             return b""
         if any_slots(sock, "readyRead", "channelReadyRead"):
             return b""
