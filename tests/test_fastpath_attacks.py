@@ -624,3 +624,305 @@ def test_idle_timeout_sees_the_traffic_of_direct_recv_and_sendall(leaks: Leaks) 
             assert ended.wait(5)
     finally:
         server.stop(1)
+
+
+# -- 4. writes from a socket's own delivery, settled by deliver_writable -------------------
+
+
+@pytest.mark.parametrize("block", ["sleep", "wait_bytes_written", "wait_ready_read"])
+def test_a_ready_read_slot_that_writes_then_blocks_gets_its_reply_out(
+        leaks: Leaks, block: str) -> None:
+    """Attack: a readyRead slot writes a reply (deferred to the engine's reconcile,
+    since it runs in the socket's own delivery) and then blocks before returning: on an
+    Event the peer sets only once it has read the reply, in waitForBytesWritten, or in
+    a nested waitForReadyRead for the peer's next bytes. Must hold: the reply leaves
+    while the slot is blocked, exact; bytesWritten adds up to the bytes written."""
+    pair = make_pair("slotblock")
+    server_side, client = pair.peer, pair.client
+    received = gevent.event.Event()
+    written = Spy(server_side.bytesWritten)
+    results: list[Any] = []
+
+    def on_ready() -> None:
+        data = server_side.readAll()
+        if not data.startswith(b"req"):
+            return
+        assert server_side.write(b"reply:" + data) == 6 + len(data)
+        if block == "sleep":
+            results.append(received.wait(5))
+        elif block == "wait_bytes_written":
+            results.append(server_side.waitForBytesWritten(WAIT_MS))
+        else:
+            results.append(server_side.waitForReadyRead(WAIT_MS))
+            results.append(server_side.readAll())
+
+    server_side.readyRead.connect(on_ready)
+    try:
+        client.sendall(b"req1")
+        assert recv_all(client, 10) == b"reply:req1"
+        received.set()
+        if block == "wait_ready_read":
+            client.sendall(b"next")
+            assert qtry(lambda: len(results) == 2)
+            assert results == [True, b"next"]
+        else:
+            assert qtry(lambda: len(results) == 1)
+            assert results == [True]
+        assert sum(c[0] for c in written.calls) == 10
+    finally:
+        pair.close()
+
+
+def test_slots_writing_more_than_the_kernel_takes_to_this_and_another_socket(
+        leaks: Leaks) -> None:
+    """Attack: a readyRead slot of socket A writes 3 MiB to A and 3 MiB to another
+    socket B (a plain write: B is not in delivery), then returns; a plain greenlet with
+    no waiter writes to B too; the peers read slowly (small read buffers). Must hold:
+    every byte arrives exactly and in order on both; bytesWritten on each adds up."""
+    one, two = make_pair("slotbig1"), make_pair("slotbig2")
+    a, b = one.peer, two.peer
+    one.client.setReadBufferSize(1 << 15)
+    two.client.setReadBufferSize(1 << 15)
+    big_a, big_b = os.urandom(3 << 20), os.urandom(3 << 20)
+    sent_a, sent_b = Spy(a.bytesWritten), Spy(b.bytesWritten)
+
+    ran = gevent.event.Event()
+
+    def on_ready() -> None:
+        a.readAll()
+        a.write(big_a)
+        b.write(big_b)
+        ran.set()
+
+    a.readyRead.connect(on_ready)
+    try:
+        one.client.sendall(b"go")
+        assert ran.wait(5)
+        gevent.spawn(b.write, b"plain-greenlet").join(5)
+        got_a = gevent.spawn(recv_all, one.client, len(big_a))
+        got_b = gevent.spawn(recv_all, two.client, len(big_b) + 14)
+        assert got_a.get(timeout=10) == big_a
+        assert got_b.get(timeout=10) == big_b + b"plain-greenlet"
+        assert qtry(lambda: a.bytesToWrite() == 0 and b.bytesToWrite() == 0)
+        assert sum(c[0] for c in sent_a.calls) == len(big_a)
+        assert sum(c[0] for c in sent_b.calls) == len(big_b) + 14
+    finally:
+        one.close()
+        two.close()
+
+
+def test_disconnect_or_abort_right_after_write_and_many_sockets_in_one_pass(
+        leaks: Leaks) -> None:
+    """Attack: write() then disconnectFromServer() at once (in a readyRead slot and from
+    a greenlet), write() then abort() before the hub's reconcile runs, write() then the
+    socket dropped, and 50 sockets written in one loop iteration. Must hold: bytes
+    written before disconnectFromServer arrive before the end of the stream, an aborted
+    socket's bytes are dropped without error, each of the 50 peers gets its bytes."""
+    pair = make_pair("wclose")
+    server_side = pair.peer
+
+    def on_ready() -> None:
+        server_side.readAll()
+        server_side.write(b"bye from slot")
+        server_side.disconnectFromServer()
+
+    server_side.readyRead.connect(on_ready)
+    try:
+        pair.client.sendall(b"x")
+        assert recv_all(pair.client, 13) == b"bye from slot"
+        assert pair.client.recv(1) == b""
+    finally:
+        pair.close()
+    pair = make_pair("wclose2")
+    try:
+        pair.peer.write(b"from greenlet")
+        pair.peer.disconnectFromServer()
+        assert recv_all(pair.client, 13) == b"from greenlet"
+        assert pair.client.recv(1) == b""
+    finally:
+        pair.close()
+    pair = make_pair("wabort")
+    try:
+        gone = Spy(pair.peer.disconnected)
+        pair.peer.write(b"dropped")
+        pair.peer.abort()
+        assert pair.client.recv(100) == b""
+        assert len(gone) == 1
+    finally:
+        pair.close()
+    server = QLocalServer()
+    assert server.listen("many")
+    clients, peers = [], []
+    try:
+        for _ in range(50):
+            client = QLocalSocket()
+            client.connectToServer("many")
+            clients.append(client)
+            assert server.waitForNewConnection(WAIT_MS)[0]
+            peers.append(server.nextPendingConnection())
+        for index, peer in enumerate(peers):
+            assert peer.write(b"sock-%d;" % index) > 0
+        for index, client in enumerate(clients):
+            client.settimeout(5)
+            expected = b"sock-%d;" % index
+            assert recv_all(client, len(expected)) == expected
+    finally:
+        for sock in clients + peers:
+            sock.abort()
+        server.close()
+
+
+# -- 5. ReadBuffer without a deque, WriteBuffer as a list, slots as a tuple --------------
+
+
+def test_connect_and_disconnect_inside_an_emission_affect_only_the_next(leaks: Leaks) -> None:
+    """Attack: during an emission a slot disconnects a later slot and connects a new
+    one; a slot connected twice is disconnected once. Must hold: the current emission
+    runs the slots it started with (the later one too), the next sees the change; a
+    slot connected twice runs twice, and once after one disconnect."""
+    pair = make_pair("signals")
+    sock = pair.client
+    calls: list[str] = []
+
+    def late() -> None:
+        calls.append("late")
+
+    def added() -> None:
+        calls.append("added")
+
+    def first() -> None:
+        calls.append("first")
+        if sock.aboutToClose.disconnect(late):
+            sock.aboutToClose.connect(added)
+
+    def twice() -> None:
+        calls.append("twice")
+
+    try:
+        sock.aboutToClose.connect(first)
+        sock.aboutToClose.connect(late)
+        sock.aboutToClose.connect(twice)
+        sock.aboutToClose.connect(twice)
+        sock.aboutToClose.emit()
+        assert calls == ["first", "late", "twice", "twice"]
+        calls.clear()
+        assert sock.aboutToClose.disconnect(twice)
+        sock.aboutToClose.emit()
+        assert calls == ["first", "twice", "added"]
+        calls.clear()
+        assert sock.aboutToClose.disconnect(twice)
+        assert not sock.aboutToClose.disconnect(twice)
+        assert sock.aboutToClose.disconnect()
+        sock.aboutToClose.emit()
+        assert calls == []
+    finally:
+        pair.close()
+
+
+def test_read_buffer_calls_on_a_fresh_and_an_emptied_socket(leaks: Leaks) -> None:
+    """Attack: every ReadBuffer path on a socket whose buffer has never held a byte (an
+    empty tuple, not a deque) and again after it was emptied and cleared: peek,
+    readLine, canReadLine, getChar, skip, ungetChar (prepend), transactions, a
+    QDataStream read. Must hold: no exception, nothing invented, and bytes put back or
+    arriving later come out in order."""
+    from qlsock.qtcore import QDataStream
+
+    pair = make_pair("rbuf")
+    client, peer = pair.client, pair.peer
+    try:
+        for round_ in range(2):
+            assert client.peek(10) == b""
+            assert client.readLine() == b""
+            assert not client.canReadLine()
+            assert client.getChar() == (False, b"")
+            assert client.skip(5) == 0
+            client.startTransaction()
+            assert client.read(4) == b""
+            client.rollbackTransaction()
+            assert client.bytesAvailable() == 0
+            stream = QDataStream(client)
+            stream.startTransaction()
+            assert stream.readInt32() == 0
+            assert not stream.commitTransaction()
+            client.ungetChar(b"Z")
+            assert client.bytesAvailable() == 1
+            peer.sendall(b"line one\nrest")
+            assert qtry(lambda: client.bytesAvailable() == 14
+                        or bool(client.waitForReadyRead(10)) and False)
+            assert client.canReadLine()
+            assert client.readLine() == b"Zline one\n"
+            client.startTransaction()
+            assert client.read(2) == b"re"
+            client.rollbackTransaction()
+            assert client.readAll() == b"rest"
+            # Emptied, then cleared by abort-free means: the next round starts empty.
+            assert client.bytesAvailable() == 0, round_
+    finally:
+        pair.close()
+
+
+def test_write_buffer_thousands_of_small_writes_with_partial_sends(leaks: Leaks) -> None:
+    """Attack: 20000 writes of 1..300 bytes (shared bytearray chunks, plain chunks,
+    more than the 64-chunk iovec limit) while the kernel takes only part per send (the
+    peer reads through a 4 KiB read buffer), with waitForBytesWritten and flush mixed
+    in. Must hold: the peer reads the exact concatenation, and bytesWritten plus the
+    flush/waitFor counts add up to the total."""
+    pair = make_pair("wbuf")
+    client, peer = pair.client, pair.peer
+    peer.setReadBufferSize(1 << 12)
+    try:
+        pieces = [bytes([index % 251]) * (1 + (index * 7919) % 300) + b"|"
+                  for index in range(20000)]
+        pieces[100:100] = [os.urandom(5000)]  # a large one among them
+        expected = b"".join(pieces)
+        reader = gevent.spawn(recv_all, peer, len(expected))
+        for index, piece in enumerate(pieces):
+            assert client.write(piece) == len(piece)
+            if index % 997 == 0:
+                client.flush()
+            if index % 4999 == 0:
+                client.waitForBytesWritten(WAIT_MS)
+        client.sendall(b"")
+        assert reader.get(timeout=15) == expected
+        assert qtry(lambda: client.bytesToWrite() == 0)
+        assert client._wbuf.chunks == []
+    finally:
+        pair.close()
+
+
+def test_overlapping_deliveries_that_end_out_of_order_leave_no_delivery_marked(
+        leaks: Leaks) -> None:
+    """Attack: a readyRead slot blocks (delivery 1); a write from a greenlet makes a
+    second delivery whose bytesWritten slot blocks too; the first is released before
+    the second. Must hold: the socket is marked as inside a delivery (``_in_events``,
+    which decides how writes are flushed) exactly while one runs: still after the
+    first returned, no longer once both did; the written byte arrives once."""
+    pair = make_pair("overlap")
+    sock = pair.peer
+    first, second = gevent.event.Event(), gevent.event.Event()
+    entered: list[str] = []
+
+    def on_ready() -> None:
+        sock.readAll()
+        entered.append("readyRead")
+        first.wait(5)
+
+    def on_written(count: int) -> None:
+        entered.append("bytesWritten")
+        second.wait(5)
+
+    sock.readyRead.connect(on_ready)
+    sock.bytesWritten.connect(on_written)
+    try:
+        pair.client.sendall(b"x")
+        assert qtry(lambda: "readyRead" in entered)
+        writer = gevent.spawn(sock.write, b"y")
+        assert qtry(lambda: "bytesWritten" in entered)
+        first.set()
+        assert qtry(lambda: bool(sock._in_events))  # delivery 2 still runs
+        second.set()
+        assert qtry(lambda: not sock._in_events)
+        writer.get(timeout=5)
+        assert pair.client.recv(10) == b"y"
+    finally:
+        pair.close()
