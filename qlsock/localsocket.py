@@ -170,11 +170,22 @@ class QLocalSocket(SocketStyle, QIODevice):
     # nothing reads from it any more, and its end is reported once.
     _ending: IStreamTransport | None = None
     _attempt: _Attempt | None = None
-    # True while a delivery of this socket's readiness runs (its slots included).
-    _in_events = False
+    # How many deliveries of this socket's readiness are running (their slots
+    # included): non-zero while one is.
+    _in_events = 0
+    # Whether recv() and sendall() may move bytes between the kernel and the caller
+    # directly: not when a subclass overrides readData()/writeData(), which every
+    # byte must pass through as in Qt (see __init_subclass__).
+    _direct_read = True
+    _direct_write = True
     # The last name debug records used: Qt clears the names before the final
     # stateChanged, and a record without a name helps nobody.
     _log_name = "(no name)"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._direct_read = cls.readData is QLocalSocket.readData
+        cls._direct_write = cls.writeData is QLocalSocket.writeData
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -676,12 +687,14 @@ class QLocalSocket(SocketStyle, QIODevice):
         transport = self._transport
         if transport is None:
             return
-        outer = self._in_events
-        self._in_events = True
+        # A count, not a saved-and-restored flag: deliveries overlap (a slot that
+        # blocks lets the next delivery run in another greenlet) and may end in any
+        # order, and a restored flag would then stay set for ever.
+        self._in_events += 1
         try:
             self._serve_events(transport, events)
         finally:
-            self._in_events = outer
+            self._in_events -= 1
 
     def _serve_events(self, transport: IStreamTransport, events: int) -> None:
         if events & READ and self._state is _CONNECTED and not self._reading_paused:

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 from greenlet import getcurrent
 
 from .enums import LocalSocketError, LocalSocketState
-from .iodevice import MODE_READ, MODE_WRITE
+from .iodevice import MODE_READ, MODE_TEXT, MODE_WRITE
 from .signals import any_slots
 
 if TYPE_CHECKING:
@@ -155,7 +155,7 @@ class SocketStyle:
         if data.__class__ is bytearray or data.__class__ is memoryview:
             data = bytes(data)  # as write() keeps it: a copy the caller cannot change
         if data.__class__ is bytes and data and not wbuf.size and transport is not None \
-                and sock._open_mode & MODE_WRITE:
+                and sock._open_mode & MODE_WRITE and sock._direct_write:
             # As socket.sendall does, send before waiting: the kernel usually takes
             # it all, and write() would first have the hub look at it later.
             sock._check_thread()
@@ -240,16 +240,20 @@ class SocketStyle:
         not to read here).
 
         As gevent's ``recv`` does, read before waiting: with nothing buffered and
-        nobody to announce the bytes to (no ``readyRead`` slot, no other reader, no
-        transaction to record them), the buffer and the wait are skipped. The bytes count as arrived and
-        reported, as if a ``waitForReadyRead`` had returned them. An end of stream
-        or failure found here is taken as the hub would take it.
+        nobody to see the bytes on their way (no ``readyRead`` slot, no other
+        reader, no transaction, no text mode, no ``readData`` override), the buffer
+        and the wait are skipped. The bytes count as arrived and reported, as if a
+        ``waitForReadyRead`` had returned them. An end of stream or failure found
+        here is taken as the hub would take it.
         """
         sock: QLocalSocket = self  # type: ignore[assignment]
         transport = sock._transport
         if transport is None or sock._state is not _CONNECTED or sock._reading_paused \
-                or sock._ending is transport or not sock._open_mode & MODE_READ \
-                or sock._rbuf.in_transaction:
+                or sock._ending is transport \
+                or sock._open_mode & (MODE_READ | MODE_TEXT) != MODE_READ \
+                or sock._rbuf.in_transaction or not sock._direct_read:
+            # Not readable; or a text mode read (it drops "\r"), a transaction (it
+            # keeps what is read) or a readData() override must see the bytes.
             return None
         if any_slots(sock, "readyRead", "channelReadyRead"):
             return None
@@ -300,12 +304,7 @@ class SocketStyle:
                     return data
                 rbuf.append(data)
                 drained = True
-        deadline = self._socket_deadline()
-        while sock.bytesAvailable() < size:
-            if not self._wait_readable(deadline, "recv_exactly", more=True, drained=drained):
-                raise IncompleteReadError(sock.readAll(), size)
-            drained = False
-        return sock.read(size)
+        return self._exactly(size, self._socket_deadline(), "recv_exactly", drained)
 
     def _wait_readable(self, deadline: float | None, what: str, more: bool = False,
                        drained: bool = False) -> bool:
@@ -386,12 +385,45 @@ class SocketStyle:
                 f"than max_size={max_size}; the connection was aborted")
         return self._exactly(size, deadline)
 
-    def _exactly(self, size: int, deadline: float | None) -> bytes:
+    def _exactly(self, size: int, deadline: float | None, what: str = "recv_message",
+                 drained: bool = False) -> bytes:
         sock: QLocalSocket = self  # type: ignore[assignment]
+        limit = sock._read_buffer_size
+        if limit and size > limit and not sock._rbuf.in_transaction:
+            return self._exactly_past_the_limit(size, deadline, what, drained)
         while sock.bytesAvailable() < size:
-            if not self._wait_readable(deadline, "recv_message", more=True):
+            if not self._wait_readable(deadline, what, more=True, drained=drained):
                 raise IncompleteReadError(sock.readAll(), size)
+            drained = False
         return sock.read(size)
+
+    def _exactly_past_the_limit(self, size: int, deadline: float | None, what: str,
+                                drained: bool) -> bytes:
+        """:meth:`_exactly` for more than ``setReadBufferSize()`` lets the buffer hold:
+        the bytes are taken out as they come, so that reading goes on (a full
+        buffer pauses it), and put back in front if the call ends without them (a
+        timeout, a ``gevent.Timeout``, a kill), as the buffered way would leave them."""
+        sock: QLocalSocket = self  # type: ignore[assignment]
+        parts: list[bytes] = []
+        have = 0
+        ended = False
+        try:
+            while have < size:
+                available = sock.bytesAvailable()
+                if available:
+                    part = sock.read(min(available, size - have))
+                    parts.append(part)
+                    have += len(part)
+                    continue
+                if not self._wait_readable(deadline, what, more=True, drained=drained):
+                    ended = True
+                    raise IncompleteReadError(b"".join(parts) + sock.readAll(), size)
+                drained = False
+            ended = True
+            return b"".join(parts)
+        finally:
+            if not ended and parts:
+                sock._rbuf.prepend(b"".join(parts))
 
     # -- files --------------------------------------------------------------------------------
 

@@ -378,21 +378,3 @@ def test_concurrent_waits_raise_what_gevent_raises() -> None:
     assert issubclass(qlsock.ConcurrentWaitError, ConcurrentObjectUseError)
     assert issubclass(qlsock.ConcurrentWaitError, RuntimeError)
 
-
-def test_recv_inside_a_transaction_is_recorded_for_the_rollback() -> None:
-    """recv() reads from the kernel without the buffer only when nothing needs the
-    bytes recorded: inside startTransaction() a rollback gives them back."""
-    import socket
-
-    mine, other = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock = QLocalSocket()
-    assert sock.setSocketDescriptor(mine.detach())
-    try:
-        other.sendall(b"hello")
-        sock.startTransaction()
-        assert sock.recv(5) == b"hello"
-        sock.rollbackTransaction()
-        assert sock.recv(5) == b"hello"
-    finally:
-        sock.abort()
-        other.close()
