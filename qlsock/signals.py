@@ -167,10 +167,10 @@ class BoundSignal:
         # close, and a server release its name, as soon as the last reference goes).
         self._owner = weakref.ref(owner)
         self._name = name
-        # A tuple, replaced by connect and disconnect: an emission iterates it as
-        # it is (a slot that connects or disconnects meanwhile changes the next
-        # emission, not this one) without copying it, and a signal with no slots
-        # shares the empty tuple instead of owning a list the collector must visit.
+        # A tuple, replaced by connect and disconnect: an emission iterates the one
+        # it started with (a slot connected meanwhile waits for the next emission)
+        # without copying it, and a signal with no slots shares the empty tuple
+        # instead of owning a list the collector must visit.
         self._slots: tuple[_Slot, ...] = ()
 
     def connect(self, slot: Callable[..., Any] | BoundSignal,
@@ -217,7 +217,13 @@ class BoundSignal:
         slots = self._slots
         if not slots or getattr(self._owner(), "_signals_blocked", False):
             return
-        for fn, arity in slots:
+        for entry in slots:
+            if self._slots is not slots and entry not in self._slots:
+                # Disconnected by a slot called before it in this emission: Qt
+                # does not call it any more. (A slot connected meanwhile waits
+                # for the next emission, as in Qt.)
+                continue
+            fn, arity = entry
             try:
                 if arity is None or arity >= len(args):
                     fn(*args)

@@ -45,7 +45,8 @@ def run(name: str, app: Any) -> Any:
     return json.loads(json.dumps(qt_kit.SCENARIOS[name](QtCore, app)))
 
 
-@pytest.mark.parametrize("name", ["object_tree", "delete_later", "exec_and_exit", "sender"])
+@pytest.mark.parametrize("name", ["object_tree", "delete_later", "exec_and_exit", "sender",
+                                  "disconnect_during_emission"])
 def test_same_as_pyside6(qt: dict[str, Any], app: Any, name: str) -> None:
     assert run(name, app) == qt[name]
 

@@ -249,7 +249,8 @@ def test_receivers_counts_connections() -> None:
 
 
 def test_slot_disconnecting_during_emission() -> None:
-    """Disconnecting inside a slot does not skip slots of the current emission."""
+    """A slot disconnected by an earlier slot of the same emission is not called,
+    as in Qt (PySide6 prints ['first'], then ['first', 'first'])."""
     obj = Emitter()
     calls: list[str] = []
 
@@ -263,9 +264,9 @@ def test_slot_disconnecting_during_emission() -> None:
     obj.bare.connect(first)
     obj.bare.connect(second)
     obj.bare.emit()
-    assert calls == ["first", "second"]
+    assert calls == ["first"]
     obj.bare.emit()
-    assert calls == ["first", "second", "first"]
+    assert calls == ["first", "first"]
 
 
 def test_repr_of_bound_signal() -> None:

@@ -193,8 +193,39 @@ def sender(qc: Any, app: Any) -> dict[str, Any]:
     return {"log": log}
 
 
+def disconnect_during_emission(qc: Any, app: Any) -> dict[str, Any]:
+    """A slot disconnects a later slot and connects a new one during an emission: the
+    disconnected slot is not called any more, the new one waits for the next."""
+    log: list[str] = []
+
+    class Emitter(qc.QObject):
+        fired = qc.Signal()
+
+    e = Emitter()
+
+    def late() -> None:
+        log.append("late")
+
+    def added() -> None:
+        log.append("added")
+
+    def first() -> None:
+        log.append("first")
+        e.fired.disconnect(late)
+        e.fired.connect(added)
+
+    e.fired.connect(first)
+    e.fired.connect(late)
+    e.fired.emit()
+    log.append("|")
+    e.fired.disconnect(first)
+    e.fired.emit()
+    return {"log": log}
+
+
 SCENARIOS: dict[str, Callable[[Any, Any], dict[str, Any]]] = {
-    f.__name__: f for f in (object_tree, delete_later, timers, exec_and_exit, sender)
+    f.__name__: f for f in (object_tree, delete_later, timers, exec_and_exit, sender,
+                            disconnect_during_emission)
 }
 
 
