@@ -320,13 +320,13 @@ def text_chart(cases: Sequence[Case], impls: Sequence[Impl], trials: Trials) -> 
             if not rs:
                 continue
             med = statistics.median(rs)
-            length = max(1, round(min(med, 3.0) * BAR_UNIT))
+            length = max(1, round(min(med, 2.0) * BAR_UNIT))
             bar = "█" * length
             if length > BAR_UNIT:
                 bar = bar[:BAR_UNIT] + "|" + bar[BAR_UNIT:]
             else:
                 bar = bar.ljust(BAR_UNIT) + "|"
-            more = "…" if med > 3.0 else ""
+            more = "…" if med > 2.0 else ""
             lines.append(f"  {impl.label:<{width}}  {bar}{more} {med:.2f}")
         lines.append("")
     return "```text\n" + "\n".join(lines).rstrip() + "\n```\n"

@@ -1013,12 +1013,15 @@ class QLocalSocket(SocketStyle, QIODevice):
             else time.monotonic() + msecs / 1000.0
         return self._wait_ready_read(deadline, False)
 
-    def _wait_ready_read(self, deadline: float | None, drained: bool) -> bool:
+    def _wait_ready_read(self, deadline: float | None, drained: bool,
+                         direct: bool = False) -> bool:
         """:meth:`waitForReadyRead` until *deadline* (``time.monotonic()``; None: for
         ever), in the calling thread. *drained*: the caller has just found the
         kernel's queue empty, without yielding since, so the first look is skipped
         (a ``recv`` that read before waiting, as gevent's does, then costs one
-        system call that finds nothing, not two)."""
+        system call that finds nothing, not two). *direct*: return True as soon as
+        the kernel reports the socket readable, leaving the bytes to the caller's
+        own read (``recv`` takes them without the buffer)."""
         if self._arrived != self._reported and self._rbuf.size:
             self._reported = self._arrived
             return True
@@ -1058,7 +1061,9 @@ class QLocalSocket(SocketStyle, QIODevice):
                 if remaining is not None and remaining <= 0:
                     self._timed_out()
                     return False
-                transport.wait(not self._reading_paused, self._wbuf.size > 0, remaining)
+                if transport.wait(not self._reading_paused, self._wbuf.size > 0,
+                                  remaining) & READ and direct:
+                    return True
         finally:
             self._reader = holder
 

@@ -223,13 +223,18 @@ class SocketStyle:
             raise ValueError("negative buffersize in recv")
         if bufsize == 0:
             return b""
-        drained = False
-        if not sock._rbuf.size:
+        deadline = self._socket_deadline()
+        while not sock._rbuf.size:
             data = self._recv_now(bufsize)
             if data:
                 return data
-            drained = data is not None
-        if not self._wait_readable(self._socket_deadline(), "recv", drained=drained):
+            if data is None:
+                break
+            # The kernel had nothing: wait until it has, then read it here, as
+            # gevent's recv does (the bytes skip the buffer).
+            if not self._wait_readable(deadline, "recv", drained=True, direct=True):
+                return b""
+        if not self._wait_readable(deadline, "recv"):
             return b""
         return sock.read(bufsize)
 
@@ -307,10 +312,11 @@ class SocketStyle:
         return self._exactly(size, self._socket_deadline(), "recv_exactly", drained)
 
     def _wait_readable(self, deadline: float | None, what: str, more: bool = False,
-                       drained: bool = False) -> bool:
-        """Until bytes are buffered (with *more*: until new ones came): True, False at
-        the end of the stream; raise on timeout or failure. *drained*: the kernel's
-        queue was found empty just now (see ``QLocalSocket._wait_ready_read``)."""
+                       drained: bool = False, direct: bool = False) -> bool:
+        """Until bytes are buffered (with *more*: until new ones came; with *direct*:
+        or the kernel has some): True, False at the end of the stream; raise on
+        timeout or failure. *drained*: the kernel's queue was found empty just now
+        (see ``QLocalSocket._wait_ready_read``)."""
         sock: QLocalSocket = self  # type: ignore[assignment]
         if sock.bytesAvailable() and not more:
             return True
@@ -330,7 +336,7 @@ class SocketStyle:
                 return bool(sock.bytesAvailable()) and not more
             before = sock.bytesAvailable()
             sock._check_thread()
-            if sock._wait_ready_read(deadline, drained):
+            if sock._wait_ready_read(deadline, drained, direct):
                 return True
             drained = False
             if sock.bytesAvailable() > before:

@@ -861,3 +861,25 @@ def test_a_connecting_socket_is_born_non_blocking(monkeypatch: pytest.MonkeyPatc
     finally:
         client.abort()
         server.close()
+
+
+def test_bytes_a_recv_waited_for_skip_the_read_buffer(
+        pair: tuple[QLocalSocket, socket.socket], monkeypatch: pytest.MonkeyPatch) -> None:
+    """recv() that had to wait reads what woke it itself: the bytes never pass
+    through the read buffer, as those found at once do not."""
+    sock, other = pair
+    appended: list[bytes] = []
+    original = ReadBuffer.append
+
+    def spy(self: ReadBuffer, data: bytes) -> None:
+        appended.append(data)
+        original(self, data)
+
+    monkeypatch.setattr(ReadBuffer, "append", spy)
+    for word in (b"one", b"two"):
+        gevent.spawn_later(0.01, other.sendall, word)
+        assert sock.recv(100) == word
+    assert appended == []
+    other.shutdown(socket.SHUT_WR)
+    assert sock.recv(100) == b""
+    assert sock.state() == QLocalSocket.UnconnectedState
