@@ -256,7 +256,7 @@ class SocketStyle:
         if transport is None or sock._state is not _CONNECTED or sock._reading_paused \
                 or sock._ending is transport \
                 or sock._open_mode & (MODE_READ | MODE_TEXT) != MODE_READ \
-                or sock._rbuf.in_transaction or not sock._direct_read:
+                or sock._rbuf._taken is not None or not sock._direct_read:
             # Not readable; or a text mode read (it drops "\r"), a transaction (it
             # keeps what is read) or a readData() override must see the bytes.
             return None
@@ -300,16 +300,47 @@ class SocketStyle:
             raise TypeError(f"recv_exactly() takes an int, not {type(size).__name__}")
         if size < 0:
             raise ValueError(f"recv_exactly(): the size must be >= 0, not {size}")
-        rbuf = sock._rbuf
-        drained = False
-        if not rbuf.size and size:
+        deadline = self._socket_deadline()
+        if not sock._rbuf.size and size:
             data = self._recv_now(size)
+            if data is not None and len(data) == size:
+                return data
             if data is not None:
-                if len(data) == size:
-                    return data
-                rbuf.append(data)
-                drained = True
-        return self._exactly(size, self._socket_deadline(), "recv_exactly", drained)
+                return self._exactly_direct(size, data, deadline)
+        return self._exactly(size, deadline, "recv_exactly")
+
+    def _exactly_direct(self, size: int, first: bytes, deadline: float | None) -> bytes:
+        """:meth:`recv_exactly` reading from the kernel itself, as gevent's reads do:
+        *first* came from an empty buffer and drained the kernel's queue; wait for
+        readability and read the rest here, without the buffer. Bytes already taken
+        go back in front of the buffer if the call ends without the rest (a
+        timeout, a ``gevent.Timeout``, a kill), or when it must take the general
+        way (the hub buffered bytes meanwhile, or a reason not to read here)."""
+        sock: QLocalSocket = self  # type: ignore[assignment]
+        parts = [first] if first else []
+        have = len(first)
+        ended = False
+        try:
+            while not sock._rbuf.size:
+                if not self._wait_readable(deadline, "recv_exactly", drained=True,
+                                           direct=True):
+                    ended = True
+                    raise IncompleteReadError(b"".join(parts) + sock.readAll(), size)
+                if sock._rbuf.size:
+                    break
+                data = self._recv_now(size - have)
+                if data is None:
+                    break
+                if data:
+                    parts.append(data)
+                    have += len(data)
+                    if have == size:
+                        ended = True
+                        return b"".join(parts)
+        finally:
+            if not ended and parts:
+                sock._rbuf.prepend(b"".join(parts))
+        return self._exactly(size, deadline, "recv_exactly")
 
     def _wait_readable(self, deadline: float | None, what: str, more: bool = False,
                        drained: bool = False, direct: bool = False) -> bool:

@@ -883,3 +883,31 @@ def test_bytes_a_recv_waited_for_skip_the_read_buffer(
     other.shutdown(socket.SHUT_WR)
     assert sock.recv(100) == b""
     assert sock.state() == QLocalSocket.UnconnectedState
+
+
+def test_recv_exactly_gathers_pieces_from_the_kernel_without_the_buffer(
+        pair: tuple[QLocalSocket, socket.socket], monkeypatch: pytest.MonkeyPatch) -> None:
+    """recv_exactly() that must wait for the rest reads each piece itself when it
+    comes: nothing passes through the read buffer; at a timeout the pieces taken go
+    back to the buffer, in order, for the next read."""
+    sock, other = pair
+    appended: list[bytes] = []
+    original = ReadBuffer.append
+
+    def spy(self: ReadBuffer, data: bytes) -> None:
+        appended.append(data)
+        original(self, data)
+
+    monkeypatch.setattr(ReadBuffer, "append", spy)
+    other.sendall(b"ab")
+    gevent.spawn_later(0.01, other.sendall, b"cd")
+    gevent.spawn_later(0.02, other.sendall, b"ef")
+    assert sock.recv_exactly(6) == b"abcdef"
+    assert appended == []
+    sock.settimeout(0.05)
+    other.sendall(b"gh")
+    with pytest.raises(TimeoutError):
+        sock.recv_exactly(4)
+    assert sock.bytesAvailable() == 2
+    other.sendall(b"ij")
+    assert sock.recv_exactly(4) == b"ghij"

@@ -311,8 +311,14 @@ class Watched:
             wait.waiter.get()
         finally:
             waits.remove(wait)
-            if timer is not None and not any(w.deadline is not None for w in waits):
-                timer.ref = False
+            if timer is not None:
+                # No other timed wait: the timer keeps the hub alive no longer.
+                # (A loop: a generator per wait cost more.)
+                for other in waits:
+                    if other.deadline is not None:
+                        break
+                else:
+                    timer.ref = False
             if not self.closed:
                 # Straight to the background interest: a watcher that is wanted
                 # both during and after the wait is never stopped and restarted.
