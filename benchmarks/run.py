@@ -46,7 +46,7 @@ WAIT_TIMEOUT = 20.0
 #: How long the server may take to print READY.
 READY_TIMEOUT = 30.0
 #: Scaling curves are drawn for these unless --only says otherwise.
-SCALING_IMPLS = ("qlsock-blocking", "qlsock-signal", "gevent", "c")
+SCALING_IMPLS = ("qlsock-blocking", "qlsock-signal", "qlsock-stream", "gevent", "c")
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
