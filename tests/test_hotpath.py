@@ -43,6 +43,20 @@ def pair() -> Iterator[tuple[QLocalSocket, socket.socket]]:
     other.close()
 
 
+@pytest.fixture
+def appended(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """Every chunk that goes into a read buffer (``ReadBuffer.append``), in order."""
+    chunks: list[bytes] = []
+    original = ReadBuffer.append
+
+    def spy(self: ReadBuffer, data: bytes) -> None:
+        chunks.append(data)
+        original(self, data)
+
+    monkeypatch.setattr(ReadBuffer, "append", spy)
+    return chunks
+
+
 def raw_send(other: socket.socket, data: bytes) -> None:
     """Hand all of *data* to the kernel now (it fits in the socket buffer)."""
     view = memoryview(data)
@@ -83,28 +97,20 @@ class SwitchCounter:
 
 
 def test_bulk_read_after_a_full_read_is_one_chunk_handed_out_whole(
-        pair: tuple[QLocalSocket, socket.socket], monkeypatch: pytest.MonkeyPatch) -> None:
+        pair: tuple[QLocalSocket, socket.socket], appended: list[bytes]) -> None:
     """After a read that filled 64 KiB, the next read is sized by FIONREAD: all that
     is queued arrives as one chunk, and readAll() hands out that very object."""
     sock, other = pair
-    chunks: list[bytes] = []
-    original = ReadBuffer.append
-
-    def spy(self: ReadBuffer, data: bytes) -> None:
-        chunks.append(data)
-        original(self, data)
-
-    monkeypatch.setattr(ReadBuffer, "append", spy)
     raw_send(other, b"a" * 65536)
     assert sock.waitForReadyRead(WAIT_MS)
     assert sock.readAll() == b"a" * 65536
-    chunks.clear()
+    appended.clear()
     payload = os.urandom(100_000)
     raw_send(other, payload)
     assert sock.waitForReadyRead(WAIT_MS)
-    assert [len(c) for c in chunks] == [len(payload)]
+    assert [len(c) for c in appended] == [len(payload)]
     data = sock.readAll()
-    assert data is chunks[0]
+    assert data is appended[0]
     assert data == payload
 
 
@@ -694,19 +700,11 @@ def test_a_reply_from_the_sockets_own_slot_costs_no_second_delivery(
 
 
 def test_recv_reads_straight_from_the_kernel_when_nothing_is_buffered(
-        pair: tuple[QLocalSocket, socket.socket], monkeypatch: pytest.MonkeyPatch) -> None:
+        pair: tuple[QLocalSocket, socket.socket], appended: list[bytes]) -> None:
     """recv()/recv_exactly() with an empty buffer read before waiting, as gevent's
     recv does: no switch, the read buffer untouched. With a readyRead slot
     connected, the bytes go the general way and the slot hears of them."""
     sock, other = pair
-    appended: list[bytes] = []
-    original = ReadBuffer.append
-
-    def spy(self: ReadBuffer, data: bytes) -> None:
-        appended.append(data)
-        original(self, data)
-
-    monkeypatch.setattr(ReadBuffer, "append", spy)
     raw_send(other, b"hello")
     with SwitchCounter() as counter:
         assert sock.recv(100) == b"hello"
@@ -864,18 +862,10 @@ def test_a_connecting_socket_is_born_non_blocking(monkeypatch: pytest.MonkeyPatc
 
 
 def test_bytes_a_recv_waited_for_skip_the_read_buffer(
-        pair: tuple[QLocalSocket, socket.socket], monkeypatch: pytest.MonkeyPatch) -> None:
+        pair: tuple[QLocalSocket, socket.socket], appended: list[bytes]) -> None:
     """recv() that had to wait reads what woke it itself: the bytes never pass
     through the read buffer, as those found at once do not."""
     sock, other = pair
-    appended: list[bytes] = []
-    original = ReadBuffer.append
-
-    def spy(self: ReadBuffer, data: bytes) -> None:
-        appended.append(data)
-        original(self, data)
-
-    monkeypatch.setattr(ReadBuffer, "append", spy)
     for word in (b"one", b"two"):
         gevent.spawn_later(0.01, other.sendall, word)
         assert sock.recv(100) == word
@@ -886,19 +876,11 @@ def test_bytes_a_recv_waited_for_skip_the_read_buffer(
 
 
 def test_recv_exactly_gathers_pieces_from_the_kernel_without_the_buffer(
-        pair: tuple[QLocalSocket, socket.socket], monkeypatch: pytest.MonkeyPatch) -> None:
+        pair: tuple[QLocalSocket, socket.socket], appended: list[bytes]) -> None:
     """recv_exactly() that must wait for the rest reads each piece itself when it
     comes: nothing passes through the read buffer; at a timeout the pieces taken go
     back to the buffer, in order, for the next read."""
     sock, other = pair
-    appended: list[bytes] = []
-    original = ReadBuffer.append
-
-    def spy(self: ReadBuffer, data: bytes) -> None:
-        appended.append(data)
-        original(self, data)
-
-    monkeypatch.setattr(ReadBuffer, "append", spy)
     other.sendall(b"ab")
     gevent.spawn_later(0.01, other.sendall, b"cd")
     gevent.spawn_later(0.02, other.sendall, b"ef")
