@@ -59,7 +59,7 @@ bench-scaling: $(BENCH_STAMP)
 	$(BENCH) --scaling $(BENCH_ARGS)
 
 # Instructions per operation under callgrind (benchmarks/instructions.py): what the
-# Python layer costs, unmoved by the machine's load. Needs valgrind; about 5 minutes.
+# Python layer costs, far steadier than rates on a shared machine. Needs valgrind.
 bench-instructions: $(STAMP)
 	$(PY) -m benchmarks.instructions $(BENCH_ARGS)
 

@@ -1,9 +1,10 @@
 """Instructions per operation, counted by callgrind: a measure the machine's load
-does not move.
+moves far less than it moves the rates.
 
     python -m benchmarks.instructions [--only IMPL,...] [--workloads pingpong,accept]
 
-The rates of :mod:`benchmarks.run` need a quiet machine; this does not. Each trial
+The rates of :mod:`benchmarks.run` need a quiet machine; this needs a steadier one
+only. Each trial
 runs one side (server or client) of an implementation under
 ``valgrind --tool=callgrind`` against raw gevent's other side, twice, with N and
 3N operations; the difference divided by 2N is that side's user-space
@@ -14,8 +15,12 @@ layer costs, which is what a change to qlsock moves. Under valgrind the measured
 side runs about fifty times slower, so its peer has always answered when it looks:
 one operation per wake-up, the worst case for batching, the same for everyone.
 
-Trials run one after another (two at once change each other's timing, and so the
-counts). Needs ``valgrind``; about 20 s a trial.
+The peer runs at full speed, so whatever delays it (two trials at once, other work
+on the machine) makes the measured side find the socket empty more often and wait
+more, which costs instructions too: the same tree measured alone twice agreed
+within 2 %, beside other work it read up to 25 % higher. Trials therefore run one
+after another; compare counts taken the same way. Needs ``valgrind``; about 20 s a
+trial.
 """
 
 from __future__ import annotations
