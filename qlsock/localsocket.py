@@ -22,7 +22,6 @@ import time
 from logging import DEBUG
 from typing import Any, TypeAlias
 
-from gevent._hub_local import get_hub_if_exists
 from greenlet import getcurrent
 from zope.interface import implementer
 
@@ -193,6 +192,8 @@ class QLocalSocket(SocketStyle, QIODevice):
         # Qt 5's error: the getter and another name for errorOccurred (SignalAlias).
         self.__dict__["error"] = SignalAlias(self, "errorOccurred", QLocalSocket.error)
         self._engine = current_engine()
+        # Bound once: every read and wait checks the thread.
+        self._check_thread = self._engine.check_thread  # type: ignore[method-assign]
         self._state = _U
         self._transport: IStreamTransport | None = None
         self._interest = 0
@@ -216,12 +217,6 @@ class QLocalSocket(SocketStyle, QIODevice):
         # emission reported make the next waitForBytesWritten return at once.
         self._sent = 0
         self._sent_reported = 0
-
-    def _check_thread(self) -> None:
-        # HubEngine.check_thread(), inlined for its passing case: every read and
-        # wait checks, and a bound method kept per socket for it cost memory.
-        if get_hub_if_exists() is not self._engine.hub:
-            self._engine.check_thread()
 
     def __repr__(self) -> str:
         name = self._full_server_name or self._server_name

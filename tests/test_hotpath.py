@@ -726,8 +726,8 @@ def test_recv_reads_straight_from_the_kernel_when_nothing_is_buffered(
 def test_an_idle_stream_connection_carries_no_deque_and_no_data_signals() -> None:
     """Memory per idle connection: a handler blocked in recv() on a connection that
     has received nothing holds a read buffer with no deque (624 bytes even empty),
-    a write buffer that is a list, none of the readyRead signals recv() checks for
-    slots, and no bound method of its own for the thread check."""
+    a write buffer that is a list, and none of the readyRead signals recv() checks
+    for slots."""
     import qlsock
     from qlsock.buffers import WriteBuffer
 
@@ -746,7 +746,7 @@ def test_an_idle_stream_connection_carries_no_deque_and_no_data_signals() -> Non
             assert sock._reader is not None  # blocked in recv()
             assert sock._rbuf._chunks == ()
             assert type(sock._wbuf.chunks) is list
-            assert not {"readyRead", "channelReadyRead", "_check_thread"} & set(vars(sock))
+            assert not {"readyRead", "channelReadyRead"} & set(vars(sock))
         assert type(WriteBuffer().chunks) is list
     finally:
         server.stop()
