@@ -44,11 +44,9 @@ if os.environ.get("QLSOCK_TEST_MONKEY") == "1":
     monkey.patch_all()
 
 import argparse
-import errno
 import gc
 import json
 import logging
-import resource
 import signal
 import sys
 from collections.abc import Iterator
@@ -56,6 +54,7 @@ from typing import Any
 
 import gevent
 import gevent.os
+from descriptors import Exhaustion
 from gevent.event import Event
 from gevent.socket import wait_read
 
@@ -151,16 +150,7 @@ def run_emfile(name: str) -> int:
     connections: list[QLocalSocket] = []
     echo_server(server, connections)
     server.newConnection.connect(lambda: say(f"ACCEPTED {len(connections)}"))
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    in_use = [int(fd) for fd in os.listdir("/proc/self/fd")]
-    resource.setrlimit(resource.RLIMIT_NOFILE, (max(in_use) + 8, hard))
-    fillers: list[int] = []
-    try:
-        while True:
-            fillers.append(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
-    except OSError as exc:
-        if exc.errno != errno.EMFILE:
-            raise
+    exhaustion = Exhaustion()
     say(f"READY {server.fullServerName()}")
     for command in stdin_lines():
         if command == "wait":
@@ -170,10 +160,7 @@ def run_emfile(name: str) -> int:
                 "listening": server.isListening(), "accepted": len(connections),
                 "exists": os.path.exists(server.fullServerName())}))
         elif command == "free":
-            for fd in fillers:
-                os.close(fd)
-            fillers.clear()
-            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+            exhaustion.free()
             say("FREED")
     report({"accepted": len(connections), "log": handler.messages,
             "listening": server.isListening()})

@@ -39,7 +39,6 @@ if os.environ.get("QLSOCK_TEST_MONKEY") == "1" and sys.argv[1:2] != ["hold-lock"
 
     monkey.patch_all()
 
-import errno
 import fcntl
 import json
 import select
@@ -127,9 +126,9 @@ def daemon(name: str, result_path: str) -> int:
 
 def stream_emfile(name: str) -> int:
     import logging
-    import resource
 
     import gevent
+    from descriptors import Exhaustion
     from gevent.socket import wait_read
 
     from qlsock import LocalStreamServer, QLocalSocket
@@ -154,16 +153,7 @@ def stream_emfile(name: str) -> int:
 
     server = LocalStreamServer(name, handle)
     server.start()
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    in_use = [int(fd) for fd in os.listdir("/proc/self/fd")]
-    resource.setrlimit(resource.RLIMIT_NOFILE, (max(in_use) + 8, hard))
-    fillers: list[int] = []
-    try:
-        while True:
-            fillers.append(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
-    except OSError as exc:
-        if exc.errno != errno.EMFILE:
-            raise
+    exhaustion = Exhaustion()
     say(f"READY {server.fullServerName()}")
     fd = sys.stdin.fileno()
     os.set_blocking(fd, False)
@@ -180,10 +170,7 @@ def stream_emfile(name: str) -> int:
         *lines, pending = pending.split(b"\n")
         for line in lines:
             if line.strip() == b"free":
-                for filler in fillers:
-                    os.close(filler)
-                fillers.clear()
-                resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+                exhaustion.free()
                 say("FREED")
     say("RESULT " + json.dumps({"handled": handled[0], "log": messages,
                                 "started": server.started}))
