@@ -43,6 +43,8 @@ from greenlet import getcurrent
 import qlsock
 from qlsock import QLocalServer, QLocalSocket, serve
 
+from . import support
+
 U = QLocalSocket.UnconnectedState
 CLOSING = QLocalSocket.ClosingState
 CONNECTED = QLocalSocket.ConnectedState
@@ -60,13 +62,8 @@ _os_thread_count = gevent.monkey.get_original("_thread", "_count")
 
 
 def qtry(condition: Callable[[], Any], ms: int = 2000) -> bool:
-    """QTRY_VERIFY: yield to the hub until *condition()* holds or *ms* pass."""
-    deadline = time.monotonic() + ms / 1000
-    while not condition():
-        if time.monotonic() >= deadline:
-            return bool(condition())
-        gevent.sleep(0.005)
-    return True
+    """support.qtry with this file's shorter default wait."""
+    return support.qtry(condition, ms)
 
 
 def path_of(name: str) -> str:
