@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import itertools
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -359,3 +360,25 @@ def test_the_api() -> None:
     plain = bytearray(b"old")
     QTextStream(b"  word rest") >> plain
     assert plain == b"word"
+
+
+@pytest.mark.parametrize("name", ["Utf16", "Utf16LE", "Utf16BE", "Utf32", "Utf32LE", "Utf32BE"])
+@pytest.mark.parametrize("bom", ["", "be", "le"])
+def test_utf16_and_utf32_decoding_holds_partial_units(name: str, bom: str) -> None:
+    """The UTF-16/32 decoders hold a partial unit until the rest comes, so input fed
+    byte by byte decodes as the whole does; the automatic ones take the byte order
+    from a leading BOM, the host's without one."""
+    from qlsock.qtcore.stringconverter import Decoder, QStringConverter, to_units
+
+    width = 4 if "32" in name else 2
+    fixed = "le" if name.endswith("LE") else "be" if name.endswith("BE") else ""
+    order = bom or fixed or sys.byteorder[0] + "e"
+    text = "héllo, wörld \U0001f600"
+    codec = f"utf-{width * 8}-{order}"
+    data = ("\ufeff" if bom else "").encode(codec) + text.encode(codec)
+    encoding = getattr(QStringConverter.Encoding, name)
+    whole = Decoder(encoding).decode(data)
+    piecewise = Decoder(encoding)
+    assert "".join(piecewise.decode(data[i:i + 1]) for i in range(len(data))) == whole
+    if not fixed or fixed == order:
+        assert whole.endswith(to_units(text))  # QString's UTF-16 units
