@@ -253,26 +253,25 @@ class Decoder:
     def _utf16(self, data: bytes) -> str:
         """``QUtf16::convertToUnicode()``: units as they come (an unpaired surrogate
         too, even one whose other half is in the next read)."""
-        data = self._pending + data
-        if not self._order:
-            if len(data) < 2:
-                self._pending = data
-                return ""
-            self._order = "be" if data[:2] == b"\xfe\xff" else \
-                "le" if data[:2] == b"\xff\xfe" else _HOST
-        even = len(data) & ~1
-        self._pending = data[even:]
-        return data[:even].decode(f"utf-16-{self._order}", "surrogatepass")
+        return self._units(data, 2, b"\xfe\xff", b"\xff\xfe", "utf-16", "surrogatepass")
 
     def _utf32(self, data: bytes) -> str:
         """``QUtf32::convertToUnicode()``: whole 4-byte units, the rest held."""
+        return self._units(data, 4, b"\x00\x00\xfe\xff", b"\xff\xfe\x00\x00", "utf-32",
+                           "qlsock.qt-decode")
+
+    def _units(self, data: bytes, width: int, big: bytes, little: bytes, codec: str,
+               errors: str) -> str:
+        """Decode whole *width*-byte units, holding a partial one for the next call;
+        the byte order comes from the first unit's BOM (*big*, *little*), else the
+        host's."""
         data = self._pending + data
         if not self._order:
-            if len(data) < 4:
+            if len(data) < width:
                 self._pending = data
                 return ""
-            self._order = "be" if data[:4] == b"\x00\x00\xfe\xff" else \
-                "le" if data[:4] == b"\xff\xfe\x00\x00" else _HOST
-        whole = len(data) & ~3
+            head = data[:width]
+            self._order = "be" if head == big else "le" if head == little else _HOST
+        whole = len(data) - len(data) % width
         self._pending = data[whole:]
-        return data[:whole].decode(f"utf-32-{self._order}", "qlsock.qt-decode")
+        return data[:whole].decode(f"{codec}-{self._order}", errors)
