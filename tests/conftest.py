@@ -7,8 +7,11 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+
+from qlsock import LocalStreamServer
 
 #: True in the monkey-patched run (``make test-monkey``).
 MONKEY = os.environ.get("QLSOCK_TEST_MONKEY") == "1"
@@ -45,3 +48,15 @@ def qt_warnings(caplog: pytest.LogCaptureFixture) -> QtWarnings:
     """The Qt warning texts qlsock logged during the test."""
     caplog.set_level(logging.WARNING, logger="qlsock")
     return QtWarnings(caplog)
+
+
+@pytest.fixture
+def closing() -> Iterator[list[Any]]:
+    """Servers and instances to close at teardown, whatever the test's outcome."""
+    things: list[Any] = []
+    yield things
+    for thing in things:
+        if isinstance(thing, LocalStreamServer):
+            thing.stop(timeout=0)
+        else:
+            thing.close()

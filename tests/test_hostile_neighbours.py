@@ -69,18 +69,6 @@ def spawn(tmpdir_env: str) -> Iterator[Callable[..., Peer]]:
         yield functools.partial(start, HOSTILE)
 
 
-@pytest.fixture
-def closing() -> Iterator[list[Any]]:
-    """Servers and instances to close at teardown, whatever the test's outcome."""
-    things: list[Any] = []
-    yield things
-    for thing in things:
-        if isinstance(thing, LocalStreamServer):
-            thing.stop(timeout=0)
-        else:
-            thing.close()
-
-
 def read_exactly(sock: QLocalSocket, count: int, ms: int = 5000) -> bytes:
     """Read until *count* bytes came (or the connection ended, or *ms* passed)."""
     data = bytearray(sock.readAll())

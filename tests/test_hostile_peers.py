@@ -79,18 +79,6 @@ def hub_errors() -> Iterator[list[tuple[Any, str, str]]]:
 
 
 @pytest.fixture
-def closing() -> Iterator[list[Any]]:
-    """Servers and instances to close at teardown, whatever the test's outcome."""
-    things: list[Any] = []
-    yield things
-    for thing in things:
-        if isinstance(thing, LocalStreamServer):
-            thing.stop(timeout=0)
-        else:
-            thing.close()
-
-
-@pytest.fixture
 def spawn(tmpdir_env: str) -> Iterator[Callable[..., Peer]]:
     """Start ``tests/peers/hostile.py`` in a mode (with the qlsock under test)."""
     with spawner(cwd=tmpdir_env) as start:
